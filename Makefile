@@ -1,0 +1,105 @@
+# cdt - the CODITECT Development Toolkit.  GNU make, no configure step.
+#
+#   make            build bin/cdt*
+#   make check      install what is missing (make deps), build, run the tests
+#   make bench      benchmarks (figures, never pass/fail)
+#   make fuzz       libFuzzer targets (clang); FUZZ_SECONDS=30 make fuzz-smoke
+#   make demo       the main job end to end, offline
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Knobs: DEVELOPER=1 (-Werror), SANITIZE=address,undefined, V=1, VALGRIND=1.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+PKG_CONFIG ?= pkg-config
+CC ?= cc
+CLANG ?= clang
+PROVE ?= prove
+VERSION := 0.1.0
+
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=c11 -Wall -Wextra -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes -Wwrite-strings -Wvla -Wshadow \
+	-Wno-unused-parameter -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+	-DCDT_VERSION='"$(VERSION)"'
+ifeq ($(DEVELOPER),1)
+override CFLAGS += -Werror
+endif
+ifneq ($(SANITIZE),)
+override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all -U_FORTIFY_SOURCE
+override LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+PKGS := libcurl libgit2 yaml-0.1 openssl sqlite3 libargon2 libpq
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+override CFLAGS += $(PKG_CFLAGS)
+# libjq and readline ship no .pc file on Debian 12.  --as-needed drops
+# every shared library a tool does not reference, so each tool links only
+# what it uses although the link line names them all.
+LIBS := -Wl,--as-needed -ljq $(PKG_LIBS) -lreadline -lm
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+TOOLS := cdt cdt-auth cdt-session cdt-chat cdt-files cdt-checkpoint cdt-route
+PROGS := $(addprefix bin/,$(TOOLS))
+LIB_SRCS := $(sort $(wildcard lib/*.c))
+LIB_OBJS := $(LIB_SRCS:.c=.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/t-*.c))
+UNIT_PROGS := $(UNIT_SRCS:.c=)
+HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
+HELPER_PROGS := $(HELPER_SRCS:.c=)
+
+all: $(PROGS)
+
+lib/%.o: lib/%.c
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+lib/libcdt.a: $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+bin/%: bin/%.c lib/libcdt.a
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CFLAGS) -Ilib -MMD -MP $(LDFLAGS) -o $@ $< lib/libcdt.a $(LIBS)
+
+tests/unit/%: tests/unit/%.c lib/libcdt.a
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CFLAGS) -Ilib -MMD -MP $(LDFLAGS) -o $@ $< lib/libcdt.a $(LIBS)
+
+tests/helpers/%: tests/helpers/%.c lib/libcdt.a
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CFLAGS) -Ilib -MMD -MP $(LDFLAGS) -o $@ $< lib/libcdt.a $(LIBS)
+
+-include $(LIB_OBJS:.o=.d) $(PROGS:=.d) $(UNIT_PROGS:=.d) $(HELPER_PROGS:=.d)
+
+deps:
+	$(Q)sh tests/deps.sh
+
+build-tests: all $(UNIT_PROGS) $(HELPER_PROGS)
+
+# A SANITIZE build uses its own tree of objects: never mix them.
+check: deps
+	$(Q)$(MAKE) --no-print-directory build-tests
+	$(Q)$(MAKE) --no-print-directory test
+
+test:
+	$(Q)CDT_SRC=$(CURDIR) $(PROVE) $(PROVE_FLAGS) $(UNIT_PROGS) tests/t[0-9]*.sh
+
+clean:
+	rm -f lib/*.o lib/*.d lib/libcdt.a $(PROGS) bin/*.d \
+		$(UNIT_PROGS) tests/unit/*.d $(HELPER_PROGS) tests/helpers/*.d
+	rm -rf tests/fuzz/bin tests/bench/out
+
+.PHONY: all deps build-tests check test clean install uninstall bench fuzz \
+	fuzz-smoke demo
