@@ -103,3 +103,29 @@ clean:
 
 .PHONY: all deps build-tests check test clean install uninstall bench fuzz \
 	fuzz-smoke demo
+
+# Fuzzing: tests/fuzz/fuzz-NAME.c defines LLVMFuzzerTestOneInput; seeds in
+# tests/fuzz/corpus/NAME/.  Built with clang's libFuzzer and ASan+UBSan.
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz-*.c))
+FUZZ_PROGS := $(patsubst tests/fuzz/%.c,tests/fuzz/bin/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 30
+FUZZ_CFLAGS := -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined \
+	-DCDT_VERSION='"$(VERSION)"' -DCDT_FUZZ $(PKG_CFLAGS) -Ilib
+
+tests/fuzz/bin/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard lib/*.h)
+	@mkdir -p tests/fuzz/bin
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LIBS)
+
+fuzz: $(FUZZ_PROGS)
+
+fuzz-smoke: fuzz
+	$(Q)for f in $(FUZZ_PROGS); do \
+		n=$${f##*/fuzz-}; mkdir -p tests/fuzz/bin/corpus-$$n; \
+		echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+		    -detect_leaks=1 tests/fuzz/bin/corpus-$$n \
+		    tests/fuzz/corpus/$$n 2>tests/fuzz/bin/$$n.log \
+		|| { tail -40 tests/fuzz/bin/$$n.log; exit 1; }; \
+		grep -E '^#[0-9]+.*DONE' tests/fuzz/bin/$$n.log | tail -1; \
+	done
