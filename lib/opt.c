@@ -319,7 +319,8 @@ cdt_opt_usage(FILE *f, const struct cdt_tool *t, const struct cdt_cmd *cmd)
 	if (cmd) {
 		fprintf(f, "usage: %s [options]%s%s%s%s\n", t->name,
 			cmd->name ? " " : "", cmd->name ? cmd->name : "",
-			cmd->args ? " " : "", cmd->args ? cmd->args : "");
+			cmd->args && *cmd->args ? " " : "",
+			cmd->args ? cmd->args : "");
 		return;
 	}
 	bool first = true;
@@ -327,7 +328,8 @@ cdt_opt_usage(FILE *f, const struct cdt_tool *t, const struct cdt_cmd *cmd)
 		fprintf(f, "%s %s [options]%s%s%s%s\n",
 			first ? "usage:" : "      ", t->name,
 			c->name ? " " : "", c->name ? c->name : "",
-			c->args ? " " : "", c->args ? c->args : "");
+			c->args && *c->args ? " " : "",
+			c->args ? c->args : "");
 		first = false;
 	}
 	if (first)
@@ -351,6 +353,8 @@ cdt_opt_help(FILE *f, const struct cdt_tool *t, const struct cdt_cmd *cmd)
 					c->help);
 		}
 	}
+	if (!cmd)
+		cmd = default_cmd(t);
 	if (cmd && cmd->opts && cmd->opts->name) {
 		fprintf(f, "\noptions:\n");
 		print_opts(f, cmd->opts);

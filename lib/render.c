@@ -1,5 +1,8 @@
 #include "compat.h"
+#include <unistd.h>
+#include "err.h"
 #include "record.h"
+#include "tool.h"
 #include "render.h"
 
 /* The message whose deltas were printed, so its text is not repeated. */
@@ -196,4 +199,66 @@ cdt_render(FILE *f, jv rec)
 			       str(rec, "message")) < 0 ? -1 : 0;
 	}
 	return render_other(f, rec);
+}
+
+int
+cdt_render_run(struct cdt_ctx *ctx)
+{
+	int code = 0;
+	if (ctx->in.mode == CDT_INPUT_AUTO)
+		ctx->in.mode = CDT_INPUT_RECORDS;
+	for (;;) {
+		jv rec = jv_invalid();
+		int rc = cdt_reader_next(&ctx->in, &rec);
+		if (rc == CDT_EOF)
+			break;
+		if (rc)
+			return rc;
+		if (!code && cdt_record_is(rec, "error")) {
+			jv c = jv_object_get(jv_copy(rec), jv_string("code"));
+			code = jv_get_kind(c) == JV_KIND_NUMBER ?
+				(int)jv_number_value(c) : 1;
+			jv_free(c);
+			if (code <= 0 || code > 255)
+				code = 1;
+		}
+		rc = cdt_render(stdout, rec) ? EX_IOERR : 0;
+		jv_free(rec);
+		if (rc)
+			return cdt_err_errno(rc, "cannot write output");
+	}
+	if (end_line(stdout))
+		return cdt_err_errno(EX_IOERR, "cannot write output");
+	if (code) {
+		/* The error record already said why, on stderr. */
+		cdt_err_quiet(true);
+		cdt_err_class(code, "upstream", "the stream carried an error");
+		cdt_err_quiet(false);
+	}
+	return code;
+}
+
+int
+cdt_front_exec(const char *name, int argc, char **argv)
+{
+	char self[4096];
+	char prog[8200];
+	char tool[4096];
+	cdt_err_setname("cdt");
+	snprintf(tool, sizeof(tool), "cdt-%s", name);
+	argv[0] = tool;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(prog, sizeof(prog), "%s/%s", self, tool);
+			if (access(prog, X_OK) == 0)
+				execv(prog, argv);
+		}
+	}
+	execvp(tool, argv);
+	return cdt_err_errno(errno == ENOENT ? EX_UNAVAILABLE : EX_OSERR,
+			     "cannot run '%s'", tool);
 }

@@ -17,5 +17,15 @@
 /* Render rec (not consumed) to f; -1 when writing failed (errno set). */
 int cdt_render(FILE *f, jv rec);
 
+struct cdt_ctx;
+/*
+ * `cdt render`: every record on stdin rendered to stdout; exits with the
+ * code of an error record in the stream (the first one), 65 on a bad
+ * record.
+ */
+int cdt_render_run(struct cdt_ctx *ctx);
+/* The cdt front command: exec cdt-NAME beside this program or on PATH. */
+int cdt_front_exec(const char *name, int argc, char **argv);
+
 #include "banned.h"
 #endif

@@ -114,3 +114,14 @@ cdt_spool_next(struct cdt_spool *sp, jv *rec)
 	}
 	return cdt_reader_next(&sp->rd, rec);
 }
+
+int
+cdt_spool_rewind(struct cdt_spool *sp)
+{
+	sp->next = 0;
+	if (sp->reading) {
+		cdt_reader_release(&sp->rd);
+		sp->reading = false;
+	}
+	return 0;
+}

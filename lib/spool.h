@@ -34,6 +34,8 @@ void cdt_spool_release(struct cdt_spool *sp);
 int cdt_spool_add(struct cdt_spool *sp, jv rec);
 /* The next kept record: 0 with *rec, CDT_EOF, or a status. */
 int cdt_spool_next(struct cdt_spool *sp, jv *rec);
+/* Start reading again from the first record. */
+int cdt_spool_rewind(struct cdt_spool *sp);
 /* Was it moved to disk? */
 bool cdt_spool_on_disk(const struct cdt_spool *sp);
 

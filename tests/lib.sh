@@ -1,0 +1,95 @@
+# tests/lib.sh - the shell test harness (TAP).  Source it from tests/tNNNN-*.sh.
+#
+#   t_case 'title' 'body'	run body (an &&-chain) in its own temp dir
+#   t_cmp expect actual		diff -u, printed on failure
+#   t_jsoneq a b		compare two JSON streams (jq -S on both sides)
+#   t_fails CODE cmd...		cmd must exit with exactly CODE (not a signal)
+#   t_done			print the plan; exit 1 when a case failed
+#
+# Each case gets a fresh $CDT_HOME, $HOME and config directory, no CDT_*
+# variables from the caller, and NO_PROXY for loopback.  Its output goes
+# to a log that is shown, prefixed with '# ', only when the case fails.
+set -u
+SRC=${CDT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
+PATH=$SRC/bin:$SRC/tests/helpers:$PATH
+export PATH SRC
+for v in $(env | sed -n 's/^\(CDT_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
+unset ANTHROPIC_API_KEY OPENAI_API_KEY GEMINI_API_KEY GOOGLE_API_KEY \
+	MOONSHOT_API_KEY OLLAMA_HOST XDG_CONFIG_HOME XDG_DATA_HOME
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+export LC_ALL=C.UTF-8
+T_N=0
+T_FAILED=0
+T_TRASH=$(mktemp -d "${TMPDIR:-/tmp}/cdt-test.XXXXXX")
+trap 'rm -rf "$T_TRASH"' EXIT
+case ${SANITIZE_OPTIONS_SET:-} in
+"") export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+    export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$SRC/tests/lsan.supp:print_suppressions=0}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} ;;
+esac
+
+t_case() {
+	T_N=$((T_N + 1))
+	t_dir=$T_TRASH/$T_N
+	mkdir -p "$t_dir/home" "$t_dir/config" "$t_dir/w"
+	(
+		cd "$t_dir/w" || exit 99
+		export HOME=$t_dir CDT_HOME=$t_dir/home
+		export XDG_CONFIG_HOME=$t_dir/config
+		eval "$2"
+	) >"$t_dir/log" 2>&1 </dev/null
+	t_rc=$?
+	if [ $t_rc -eq 0 ]; then
+		echo "ok $T_N - $1"
+	else
+		echo "not ok $T_N - $1 (exit $t_rc)"
+		sed 's/^/# /' "$t_dir/log" | head -60
+		T_FAILED=$((T_FAILED + 1))
+	fi
+}
+
+t_done() {
+	echo "1..$T_N"
+	[ $T_FAILED -eq 0 ]
+}
+
+t_cmp() {
+	diff -u "$1" "$2"
+}
+
+t_jsoneq() {
+	jq -S . "$1" >"$1.sorted" && jq -S . "$2" >"$2.sorted" &&
+		diff -u "$1.sorted" "$2.sorted"
+}
+
+# t_fails CODE cmd...: exactly that exit code; a signal is a failure.
+t_fails() {
+	t_want=$1
+	shift
+	"$@"
+	t_got=$?
+	if [ "$t_got" -ne "$t_want" ]; then
+		echo "t_fails: '$*' exited $t_got, want $t_want" >&2
+		return 1
+	fi
+	return 0
+}
+
+# t_grep PATTERN FILE: like grep -q, but shows the file when it fails.
+t_grep() {
+	if ! grep -q -e "$1" "$2"; then
+		echo "t_grep: no '$1' in $2:" >&2
+		sed 's/^/  | /' "$2" >&2
+		return 1
+	fi
+}
+
+# t_lines N FILE: the file has exactly N lines.
+t_lines() {
+	t_n=$(wc -l <"$2")
+	if [ "$t_n" -ne "$1" ]; then
+		echo "t_lines: $2 has $t_n lines, want $1:" >&2
+		sed 's/^/  | /' "$2" >&2
+		return 1
+	fi
+}
