@@ -129,3 +129,37 @@ fuzz-smoke: fuzz
 		|| { tail -40 tests/fuzz/bin/$$n.log; exit 1; }; \
 		grep -E '^#[0-9]+.*DONE' tests/fuzz/bin/$$n.log | tail -1; \
 	done
+
+MANPAGES := $(wildcard man/*.1 man/*.7)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)
+	for p in $(filter %.1,$(MANPAGES)); do \
+		install -m 0644 $$p $(DESTDIR)$(MANDIR)/man1; done
+	for p in $(filter %.7,$(MANPAGES)); do \
+		install -m 0644 $$p $(DESTDIR)$(MANDIR)/man7; done
+	install -m 0644 completions/bash/cdt $(DESTDIR)$(BASHCOMPDIR)/cdt
+	for t in $(filter-out cdt,$(TOOLS)); do \
+		ln -sf cdt $(DESTDIR)$(BASHCOMPDIR)/$$t; done
+	install -m 0644 completions/zsh/_cdt $(DESTDIR)$(ZSHCOMPDIR)/_cdt
+	install -m 0644 completions/fish/*.fish $(DESTDIR)$(FISHCOMPDIR)
+
+uninstall:
+	for t in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t \
+		$(DESTDIR)$(BASHCOMPDIR)/$$t $(DESTDIR)$(FISHCOMPDIR)/$$t.fish; \
+		done
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_cdt
+	for p in $(notdir $(filter %.1,$(MANPAGES))); do \
+		rm -f $(DESTDIR)$(MANDIR)/man1/$$p; done
+	for p in $(notdir $(filter %.7,$(MANPAGES))); do \
+		rm -f $(DESTDIR)$(MANDIR)/man7/$$p; done
+
+bench: all
+	$(Q)sh tests/bench/startup
+
+
+demo: deps all
+	$(Q)sh examples/demo.sh

@@ -416,7 +416,11 @@ current_sha(int root, const char *path, char hex[CDT_SHA256_HEX_LEN + 1],
 	struct stat st;
 	*exists = false;
 	hex[0] = '\0';
-	if (cdt_path_stat(root, path, &st) == EX_NOINPUT) {
+	/* A file that is not there yet is no error here. */
+	cdt_err_quiet(true);
+	int src = cdt_path_stat(root, path, &st);
+	cdt_err_quiet(false);
+	if (src == EX_NOINPUT) {
 		cdt_err_clear();
 		return 0;
 	}

@@ -63,7 +63,9 @@ check_write(int ok)
 	if (ok && (!flush_each || fflush(stdout) == 0))
 		return 0;
 	if (errno == EPIPE) {
+		/* The reader has gone: from now on the tool ends quietly. */
 		broken = true;
+		cdt_err_quiet(true);
 		return 0;
 	}
 	if (!failed) {

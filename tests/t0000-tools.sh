@@ -17,7 +17,7 @@ for tc in $TOOLS; do
 	t_case "$tool --help goes to stdout, exits 0" '
 		$tool --help >out 2>err &&
 		t_grep "^usage: $tool" out && t_grep "$cmd" out &&
-		t_grep -- "--jq EXPR" out && t_lines 0 err
+		t_grep "\-\-jq EXPR" out && t_lines 0 err
 	'
 	t_case "cdt ${tool#cdt-} --help runs $tool" '
 		cdt ${tool#cdt-} --help >out && t_grep "^usage: $tool" out
@@ -27,6 +27,7 @@ for tc in $TOOLS; do
 		t_grep "^$tool: unknown option .--no-such-option." err &&
 		t_grep "try .$tool --help." err
 	'
+	[ $tool = cdt-chat ] ||	# its default command takes any word
 	t_case "$tool: unknown command is 64" '
 		t_fails 64 $tool no-such-cmd -C . 2>err </dev/null >out &&
 		t_grep "unknown command .no-such-cmd." err &&
@@ -69,7 +70,7 @@ for tc in $TOOLS; do
 		t_grep "No space left on device" err
 	'
 	t_case "$tool: a closed pipe downstream ends quietly" '
-		for i in $(seq 1 3000); do echo "{\"type\":\"zz\",\"i\":$i}"; done >in &&
+		for i in $(seq 1 30000); do echo "{\"type\":\"zz\",\"i\":$i}"; done >in &&
 		{ $tool -C . $cmd <in 2>err; echo $? >rc; } | head -n 1 >out &&
 		t_lines 1 out && t_lines 0 err &&
 		{ [ "$(cat rc)" = 141 ] || [ "$(cat rc)" = 70 ] || [ "$(cat rc)" = 0 ]; }

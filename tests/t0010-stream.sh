@@ -86,7 +86,7 @@ t_case "cdt render: deltas stream, the message is not repeated" '
 '
 
 t_case "cdt render: a bad record is 65" '
-	printf "{\"type\":\"zz\"}\n{oops\n" | t_fails 65 cdt render >/dev/null 2>err &&
+	printf "{\"type\":\"zz\"}\n{oops}\n" | t_fails 65 cdt render >/dev/null 2>err &&
 	t_grep "line 2" err
 '
 
