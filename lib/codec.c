@@ -55,7 +55,7 @@ cdt_utf8_cut(const char *str, size_t len)
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = len;
 	/* Step back over continuation bytes to a lead byte. */
-	while (i > 0 && i > len - 4 && (s[i - 1] & 0xc0) == 0x80)
+	while (i > 0 && len - i < 4 && (s[i - 1] & 0xc0) == 0x80)
 		i--;
 	if (i == 0)
 		return 0;
