@@ -293,6 +293,9 @@ on_body(char *data, size_t size, size_t nmemb, void *ud)
 			x->status = rc;
 			return 0;
 		}
+		/* Time spent in the callback (a blocked pipe downstream) is
+		 * not the server's silence. */
+		x->last_rx = now_ms();
 		return n;
 	}
 	if (cdt_buf_add(&x->resp->body, data, n)) {
@@ -412,6 +415,9 @@ configure(const struct cdt_http_req *req, struct xfer *x,
 	SET(CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
 	SET(CURLOPT_MAXREDIRS, 5L);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Bigger reads for bulk throughput; a stream is still handed on
+	 * as soon as any bytes arrive. */
+	SET(CURLOPT_BUFFERSIZE, 256L << 10);
 	/* A proxy's CONNECT reply is not the response. */
 	SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	SET(CURLOPT_ERRORBUFFER, x->resp->error);

@@ -8,9 +8,10 @@
  * interprets it); EX_UNAVAILABLE (69) when none did (refused, DNS, TLS,
  * closed, or a deadline before the first byte); EX_TEMPFAIL (75) when
  * the response began and then timed out or broke; EX_DATAERR (65) when a
- * collected body passes its cap; or a body callback's nonzero status.
- * Each failure is reported once with cdt_err_class ("timeout",
- * "connect", "stream_broken"); a callback's status is passed through
+ * collected body passes its cap; EX_CONFIG (78) for a URL that is not a
+ * valid http(s) URL; or a body callback's nonzero status.  Each failure
+ * is reported once with cdt_err_class ("timeout", "connect",
+ * "stream_broken", "config"); a callback's status is passed through
  * unreported.  Messages never carry secrets: URLs lose their userinfo
  * and key-like query values.
  *

@@ -147,7 +147,9 @@ static const char *const sse_events[] = {
 static void
 handle(int fd)
 {
-	struct conn *cn = cdt_xcalloc(1, sizeof(*cn));
+	/* Each handler is its own process: one static buffer is enough. */
+	static struct conn one;
+	struct conn *cn = &one;
 	char path[256];
 	cn->fd = fd;
 	alarm(10);	/* never outlive a failed test */
@@ -220,10 +222,11 @@ handle(int fd)
 			hold(fd);
 			return;
 		} else if (!strcmp(path, "/stall")) {
+			/* One write, so the stall is surely after it. */
 			wrs(fd, "HTTP/1.1 200 OK\r\n"
 			    "Content-Type: text/event-stream\r\n"
-			    "Transfer-Encoding: chunked\r\n\r\n");
-			chunk(fd, "data: one\n\n");
+			    "Transfer-Encoding: chunked\r\n\r\n"
+			    "b\r\ndata: one\n\n\r\n");
 			hold(fd);
 			return;
 		} else if (!strcmp(path, "/trickle")) {
@@ -470,6 +473,18 @@ on_body(void *ctx, const char *data, size_t len)
 	return cdt_sse_feed(&s->sse, data, len, on_event, s);
 }
 
+static int
+nested(void *ctx, const char *data, size_t len)
+{
+	struct stream *s = ctx;
+	struct cdt_http_req rq = { .url = url("/ok") };
+	struct cdt_http_resp rs;
+	s->calls++;
+	int rc = cdt_http_do(&rq, &rs);
+	cdt_http_resp_release(&rs);
+	return rc;
+}
+
 static void
 test_stream(void)
 {
@@ -505,6 +520,21 @@ test_stream(void)
 	is_int(last_err().code, 0, "and not reported again");
 	cdt_http_resp_release(&rs);
 	cdt_sse_release(&stop.sse);
+
+	/* A request from inside a callback is refused. */
+	struct stream inner = { 0 };
+	cdt_sse_init(&inner.sse, CDT_SSE_SSE, 0);
+	rq.url = url("/sse-fast");
+	rq.body_cb = nested;
+	rq.body_ctx = &inner;
+	cdt_err_quiet(true);
+	is_int(cdt_http_do(&rq, &rs), EX_SOFTWARE,
+	       "a request inside a callback: 70");
+	cdt_err_quiet(false);
+	is_int(inner.calls, 1, "refused at the first call");
+	cdt_http_resp_release(&rs);
+	cdt_sse_release(&inner.sse);
+	rq.body_cb = on_body;
 
 	/* An error status is collected, not streamed. */
 	struct stream err = { 0 };
@@ -588,7 +618,7 @@ test_deadlines(void)
 	cdt_sse_release(&s.sse);
 
 	struct cdt_http_req total = { .url = url("/trickle"),
-				      .total_ms = 400 };
+				      .total_ms = 800 };
 	is_int(cdt_http_do(&total, &rs), EX_TEMPFAIL,
 	       "trickling server, total deadline: 75");
 	ok(rs.timed_out && rs.deadline == CDT_HTTP_TOTAL,
