@@ -685,8 +685,10 @@ list_dir(int rootfd, struct cdt_buf *dir, bool recursive,
 		return fail_errno(errno, OP_READ, "list",
 				  dlen ? dir->buf : ".");
 	}
-	if (dlen && (rc = cdt_buf_addch(dir, '/')))
+	if (dlen && (rc = cdt_buf_addch(dir, '/'))) {
+		close(fd);
 		goto out;
+	}
 	rc = read_dir(fd, dir->buf, dlen ? dir->buf : ".", &v, &n);
 	for (size_t i = 0; !rc && i < n; i++) {
 		cdt_buf_setlen(dir, dlen ? dlen + 1 : 0);

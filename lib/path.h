@@ -94,8 +94,9 @@ int cdt_path_mkdirs(int rootfd, const char *reldir, int *dirfd);
 int cdt_path_stat(int rootfd, const char *rel, struct stat *st);
 
 /*
- * Called for each entry; relpath is relative to the root.  A non-zero
- * return stops the listing and becomes cdt_path_list's result.
+ * Called for each entry; relpath is relative to the root and lives
+ * until the callback returns.  A non-zero return (a status) stops the
+ * listing and becomes cdt_path_list's result.
  */
 typedef int (*cdt_path_list_cb)(void *ctx, const char *relpath,
 				const struct stat *st);

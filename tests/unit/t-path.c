@@ -598,7 +598,8 @@ enospc_child(const char *dir)
 	struct cdt_atomic a = CDT_ATOMIC_INIT;
 
 	if (private_mounts() < 0 ||
-	    mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k") < 0) {
+	    mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV,
+		  "size=64k") < 0) {
 		ok(0, "%s: ENOSPC: mount a 64k tmpfs (needs root or user "
 		   "namespaces): %s", M, strerror(errno));
 		return;
