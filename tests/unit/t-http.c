@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -312,12 +313,17 @@ start_server(void)
 	}
 	port = ntohs(a.sin_port);
 	fflush(stdout);
+	pid_t parent = getpid();
 	server = fork();
 	if (server < 0) {
 		perror("t-http: fork");
 		exit(1);
 	}
 	if (server == 0) {
+		/* Die with the test, even if it crashes. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
 		setpgid(0, 0);
 		serve(lfd);
 		_exit(0);
