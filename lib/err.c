@@ -5,7 +5,8 @@
 #include "log.h"
 
 static const char *toolname = "cdt";
-static bool quiet;
+static int quiet;		/* nesting depth of cdt_err_quiet(true) */
+static bool silenced;
 
 static struct {
 	int code;
@@ -29,7 +30,16 @@ cdt_err_name(void)
 void
 cdt_err_quiet(bool q)
 {
-	quiet = q;
+	if (q)
+		quiet++;
+	else if (quiet > 0)
+		quiet--;
+}
+
+void
+cdt_err_silence(void)
+{
+	silenced = true;
 }
 
 const char *
@@ -65,7 +75,7 @@ report(int code, const char *cls, double retry, const char *fmt, va_list ap,
 		 cls ? cls : cdt_err_class_of(code));
 	memcpy(last.message, msg, sizeof(msg));
 	last.retry_after_s = retry;
-	if (!quiet)
+	if (!quiet && !silenced)
 		cdt_log_line(CDT_LOG_ERROR, last.cls, msg);
 	errno = saved;
 	return code;

@@ -51,8 +51,13 @@ void cdt_err_get(struct cdt_err_last *out);
 /* Forget the last error (the REPL does so between turns). */
 void cdt_err_clear(void);
 
-/* When set, cdt_err prints nothing (but still remembers). */
+/*
+ * cdt_err_quiet(true) ... cdt_err_quiet(false) brackets code whose errors
+ * are remembered but not printed; brackets nest.  cdt_err_silence() is for
+ * good: the reader of our output has gone, and a tool then ends quietly.
+ */
 void cdt_err_quiet(bool quiet);
+void cdt_err_silence(void);
 
 void *cdt_xmalloc(size_t n);
 void *cdt_xcalloc(size_t n, size_t size);

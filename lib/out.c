@@ -65,7 +65,7 @@ check_write(int ok)
 	if (errno == EPIPE) {
 		/* The reader has gone: from now on the tool ends quietly. */
 		broken = true;
-		cdt_err_quiet(true);
+		cdt_err_silence();
 		return 0;
 	}
 	if (!failed) {

@@ -130,8 +130,18 @@ parse_error(jv msg)
 {
 	const char *m = jv_string_value(msg);
 	const char *at = strstr(m, " at line ");
+	int line = 0, col = -1;
 	int rc;
-	if (at)
+	/*
+	 * libjq counts the newline that ended a bad token before it
+	 * reports: "line N+1, column 0" means the end of line N.
+	 */
+	if (at && sscanf(at, " at line %d, column %d", &line, &col) == 2 &&
+	    col == 0 && line > 1)
+		rc = cdt_err_class(EX_DATAERR, "bad_record",
+				   "bad record at the end of line %d: %.*s",
+				   line - 1, (int)(at - m), m);
+	else if (at)
 		rc = cdt_err_class(EX_DATAERR, "bad_record",
 				   "bad record at%s: %.*s", at + 3,
 				   (int)(at - m), m);
@@ -248,7 +258,13 @@ cdt_reader_kind(struct cdt_reader *rd, enum cdt_input_kind *kind)
 	if (rd->eof)
 		rd->parser_done = true;
 	jv v = jv_invalid();
+	/* Text that merely begins with '{' is raw input, not an error. */
+	if (rd->mode != CDT_INPUT_RECORDS)
+		cdt_err_quiet(true);
 	int rc = next_value(rd, &v, true);
+	cdt_err_quiet(false);
+	if (rc > 0 && rd->mode != CDT_INPUT_RECORDS && rc != EX_DATAERR)
+		return rc;
 	bool is_record = rc == 0 && jv_get_kind(v) == JV_KIND_OBJECT &&
 		cdt_record_type_valid(cdt_record_type(v));
 	if (rd->mode == CDT_INPUT_RECORDS) {
