@@ -25,7 +25,7 @@ cdt_spool_release(struct cdt_spool *sp)
 		cdt_reader_release(&sp->rd);
 	if (sp->out)
 		fclose(sp->out);
-	else if (sp->fd >= 0)
+	if (sp->fd >= 0)
 		close(sp->fd);
 	sp->out = NULL;
 	sp->fd = -1;
