@@ -353,11 +353,12 @@ written_record(int root, const char *path, const char *sha, size_t size,
 static int
 write_raw(struct cdt_ctx *ctx, int root, const char *path)
 {
-	struct cdt_atomic a;
+	struct cdt_atomic a = CDT_ATOMIC_INIT;
 	struct cdt_sha256 sha;
 	char hex[CDT_SHA256_HEX_LEN + 1];
 	size_t total = 0;
-	int rc = cdt_atomic_begin(&a, root, path, 0644);
+	int rc = cdt_atomic_begin(&a, root, path,
+				  0666 | CDT_PATH_MODE_KEEP);
 	if (rc)
 		return rc;
 	cdt_sha256_init(&sha);
@@ -506,7 +507,8 @@ write_record(int root, jv rec)
 		goto out;
 	bool same = exists && !strcmp(old, hex);
 	if (!same)
-		rc = cdt_path_write(root, path, b.buf, b.len, 0644);
+		rc = cdt_path_write(root, path, b.buf, b.len,
+				    0666 | CDT_PATH_MODE_KEEP);
 	if (!rc)
 		rc = written_record(root, path, hex, b.len, same);
 out:

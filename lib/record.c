@@ -284,8 +284,10 @@ cdt_reader_kind(struct cdt_reader *rd, enum cdt_input_kind *kind)
 		jv_parser_free(rd->parser);
 		rd->parser = NULL;
 		if (rd->peek.len > rd->max)
-			return cdt_err(EX_DATAERR, "input too large to "
-				       "decide: use --input raw");
+			return cdt_err_class(EX_DATAERR, "bad_record",
+				"bad record 1: over the %zu MiB cap (text "
+				"that begins with '{'? use --input raw)",
+				rd->max >> 20);
 		*kind = rd->kind = CDT_IN_RAW;
 		return 0;
 	}

@@ -7,6 +7,10 @@
 #include "log.h"
 #include "tool.h"
 
+#ifndef CDT_VERSION
+#define CDT_VERSION "0"
+#endif
+
 static void
 jv_oom(void *data)
 {
