@@ -85,23 +85,58 @@ cdt_b64_encode(const void *data, size_t len, struct cdt_buf *out)
 	return 0;
 }
 
+static int
+b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/*
+ * Canonical base64 only: the alphabet, '=' padding at the very end, and
+ * zero bits where a padded last group has bits to spare.  OpenSSL's
+ * decoder skips white space and tolerates more, so we check first.
+ */
+static bool
+b64_canonical(const char *s, size_t len)
+{
+	if (len % 4)
+		return false;
+	size_t pad = 0;
+	if (len >= 1 && s[len - 1] == '=')
+		pad++;
+	if (len >= 2 && s[len - 2] == '=')
+		pad++;
+	for (size_t i = 0; i < len - pad; i++)
+		if (b64_value((unsigned char)s[i]) < 0)
+			return false;
+	if (pad == 1 && (b64_value((unsigned char)s[len - 2]) & 0x03))
+		return false;
+	if (pad == 2 && (b64_value((unsigned char)s[len - 3]) & 0x0f))
+		return false;
+	return true;
+}
+
 int
 cdt_b64_decode(const char *s, size_t len, struct cdt_buf *out)
 {
-	if (len % 4)
+	if (!b64_canonical(s, len))
 		return EX_DATAERR;
 	while (len > 0) {
+		/* Whole groups; the padding can only be in the last one. */
 		size_t n = len > 64 * 1024 ? 64 * 1024 : len;
 		size_t pad = 0;
-		if (n == len) {
-			if (n >= 1 && s[n - 1] == '=')
-				pad++;
-			if (n >= 2 && s[n - 2] == '=')
-				pad++;
-		}
-		for (size_t i = 0; i < n - pad; i++)
-			if (s[i] == '=')
-				return EX_DATAERR;
+		if (n == len)
+			pad = (s[n - 1] == '=') + (s[n - 2] == '=');
 		int rc = cdt_buf_grow(out, n / 4 * 3);
 		if (rc)
 			return rc;
