@@ -54,18 +54,35 @@ cdt_store_now_ms(void)
 }
 
 /*
+ * The length of target's URL scheme ("postgres" in postgres://...), or 0
+ * when target is a path (which may contain "://" anywhere else).
+ */
+static size_t
+scheme_len(const char *target)
+{
+	size_t n = strspn(target, "abcdefghijklmnopqrstuvwxyz"
+			  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+
+	if (n == 0 || !strchr("abcdefghijklmnopqrstuvwxyz"
+			      "ABCDEFGHIJKLMNOPQRSTUVWXYZ", target[0]) ||
+	    strncmp(target + n, "://", 3))
+		return 0;
+	return n;
+}
+
+/*
  * The name used in messages.  A URL may carry a password (user:pw@host)
  * or one in its query (?password=): keep scheme, user, host and path.
  */
 static char *
 display_name(const char *target)
 {
-	const char *sep = strstr(target, "://");
+	size_t n = scheme_len(target);
 	struct cdt_buf b = CDT_BUF_INIT;
 
-	if (!sep)
+	if (!n)
 		return cdt_xstrdup(target);
-	const char *auth = sep + 3;
+	const char *auth = target + n + 3;
 	size_t alen = strcspn(auth, "/?#");
 	const char *at = NULL;
 	for (size_t i = 0; i < alen; i++)
@@ -88,17 +105,17 @@ display_name(const char *target)
 static const struct cdt_store_ops *
 backend_for(const char *target, struct cdt_store *st)
 {
-	const char *sep = strstr(target, "://");
+	size_t n = scheme_len(target);
 
 	/*
 	 * A string with a scheme names a backend; anything else is a file
 	 * path for SQLite.  Only SQLite is built in so far.
 	 */
-	if (!sep)
+	if (!n)
 		return &cdt_store_sqlite_ops;
 	cdt_store_fail(st, CDT_STORE_E_CONFIG, EX_CONFIG,
 		       "cannot open store '%s': no '%.*s' backend in this cdt",
-		       st->name, (int)(sep - target), target);
+		       st->name, (int)n, target);
 	return NULL;
 }
 

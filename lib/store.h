@@ -9,8 +9,10 @@
  * once; when the schema is current, opening costs one read.
  *
  * SQLite: WAL mode, synchronous=NORMAL, foreign_keys on, 10 s busy
- * timeout, the file (and its -wal/-shm) created 0600.  The schema version
- * lives in PRAGMA user_version; each migration also leaves a row in the
+ * timeout, the file (and its -wal/-shm) created 0600.  The -wal and -shm
+ * files stay beside the database between runs (it opens faster): copy a
+ * store with the backup API, never with cp.  The schema version lives in
+ * PRAGMA user_version; each migration also leaves a row in the
  * schema_migrations table (version, name, applied_at).
  *
  * Conventions of the schema:
@@ -39,7 +41,8 @@
  *
  * Errors are reported here (one line naming the store, never a parameter
  * value) and returned:
- *   75 busy or locked after the timeout ("store 'P' is busy");
+ *   75 still locked after the busy timeout ("... store 'P': it is
+ *      busy (locked by another process)");
  *   65 a constraint violated, class "conflict"; cdt_store_last_error()
  *      tells UNIQUE from FOREIGN KEY from the rest.  To treat a duplicate
  *      as an answer rather than an error, use INSERT ... ON CONFLICT DO
