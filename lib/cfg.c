@@ -932,9 +932,10 @@ cdt_cfg_load_string(struct cdt_cfg *cfg, const char *name, const char *yaml,
 static int
 load_path(struct cdt_cfg *cfg, const char *path, bool missing_ok)
 {
-	struct cdt_buf b;
+	struct cdt_buf b = CDT_BUF_INIT;
 	int rc = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* The common case, no config file, costs this one open. */
 	if (fd < 0) {
 		if (missing_ok && (errno == ENOENT || errno == ENOTDIR))
 			return 0;
