@@ -36,7 +36,8 @@ bash_complete() {
 
 # zsh_complete LINE...: types each LINE into an interactive zsh -f in a
 # pseudo-terminal and presses a key bound to a widget that runs the
-# completion system's complete-word.  Writes "LINE<TAB>WORD" for each word
+# completion system's complete-word, waiting for each line to be done
+# (zle may drop typeahead).  Writes "LINE<TAB>WORD" for each word
 # our function passes to compadd, and "LINE<TAB>= BUFFER" for the command
 # line after completing.
 zsh_complete() {
@@ -56,6 +57,7 @@ zsh_complete() {
 		zle complete-word
 		print -r -- "$_t_line"$'\t'"= $BUFFER" >>"$T_OUT"
 		BUFFER=
+		zle -M "T_DONE_$(( ++_t_n ))."
 	}
 	zle -N _t_complete
 	bindkey '^X^T' _t_complete
@@ -67,9 +69,10 @@ zsh_complete() {
 		zpty z zsh -f -i || exit 2
 		zpty -w z "source ./zsetup"
 		zpty -r -m z junk "*SETUP*" || exit 3
+		n=0
 		for line; do
 			zpty -w -n z "$line"$'\''\C-x\C-t'\''
-			while zpty -r -t z junk; do :; done
+			zpty -r -m z junk "*T_DONE_$(( ++n )).*" || exit 3
 		done
 		zpty -w z "print -r -- DO''NE"
 		zpty -r -m z junk "*DONE*" || exit 3
