@@ -130,7 +130,8 @@ ASK=(
 	"cdt-files -C sub read --r" "cdt ch" "cdt cha" "cdt chat --e"
 	"cdt-chat hello --st" "cdt-files -C " "cdt-files -C su"
 	"cdt-files --jq " "cdt-files read " "cdt-session exec -- su"
-	"cdt render --j" "cdt-route st"
+	"cdt render --j" "cdt-route st" "cdt-files -qC sub re"
+	"cdt-files -Csub re" "cdt-files --directory=sub -v re"
 )
 # ... and for each tool and command, "TOOL [COMMAND] --".
 tool_lines() {
@@ -218,7 +219,10 @@ t_case 'bash: commands, options, files and cdt NAME' '
 	has out "cdt-files read " readme sub && hasnt out "cdt-files read " read &&
 	has out "cdt-session exec -- su" sub subway &&
 	has out "cdt render --j" --jq --json &&
-	has out "cdt-route st" status
+	has out "cdt-route st" status &&
+	has out "cdt-files -qC sub re" read &&
+	has out "cdt-files -Csub re" read &&
+	has out "cdt-files --directory=sub -v re" read
 '
 
 t_case 'bash: each command is offered exactly its options' '
@@ -251,7 +255,11 @@ t_case 'zsh: commands, options, files and cdt NAME' '
 	hasnt out "cdt-files --jq " read --json &&
 	has out "cdt-session exec -- su" "= cdt-session exec -- sub" &&
 	has out "cdt render --j" --jq --json &&
-	has out "cdt-route st" "= cdt-route status "
+	has out "cdt-route st" "= cdt-route status " &&
+	has out "cdt-files -qC sub re" "= cdt-files -qC sub read " &&
+	has out "cdt-files -Csub re" "= cdt-files -Csub read " &&
+	has out "cdt-files --directory=sub -v re" \
+		"= cdt-files --directory=sub -v read "
 '
 
 t_case 'zsh: each command is offered exactly its options' '
@@ -285,7 +293,10 @@ t_case 'fish: commands, options, files and cdt NAME' '
 	has out "cdt-files read " readme sub/ && hasnt out "cdt-files read " read &&
 	has out "cdt-session exec -- su" sub/ subway/ &&
 	has out "cdt render --j" --jq --json &&
-	has out "cdt-route st" status
+	has out "cdt-route st" status &&
+	has out "cdt-files -qC sub re" read &&
+	has out "cdt-files -Csub re" read &&
+	has out "cdt-files --directory=sub -v re" read
 '
 
 t_case 'fish: each command is offered exactly its options' '

@@ -11,6 +11,32 @@
 # there), so the completion cannot drift from the option tables.  `cdt
 # NAME ...` completes as the tool that it runs.
 
+# __cdt_takes WORD LIST...: print arg or file when the option word WORD
+# takes the next word as its value (--name VALUE, -x VALUE, -qx VALUE).
+function __cdt_takes
+    set -l w $argv[1]
+    set -l list $argv[2..-1]
+    if string match -q -- '--*=*' $w
+        return 1
+    else if string match -q -- '--*' $w
+        for k in arg file
+            contains -- $w\t$k $list; and echo $k; and return 0
+        end
+        return 1
+    end
+    set -l chars (string split '' -- (string sub -s 2 -- $w))
+    for j in (seq (count $chars))
+        for k in arg file
+            if contains -- -$chars[$j]\t$k $list
+                # A value attached to the option: nothing is taken.
+                test $j -eq (count $chars); and echo $k; and return 0
+                return 1
+            end
+        end
+    end
+    return 1
+end
+
 function __cdt_complete --description 'Complete a cdt program from its --list-options'
     set -l tokens (commandline -opc)
     set -l cur (commandline -ct)
@@ -39,13 +65,10 @@ function __cdt_complete --description 'Complete a cdt program from its --list-op
             __fish_complete_path $cur
             return
         else if string match -qr -- '^-.' $w
-            if not string match -q -- '*=*' $w
-                for k in arg file
-                    if contains -- $w\t$k $list
-                        test $i -eq $n; and set valkind $k
-                        set i (math $i + 1)
-                    end
-                end
+            set -l k (__cdt_takes $w $list)
+            if test -n "$k"
+                test $i -eq $n; and set valkind $k
+                set i (math $i + 1)
             end
         else if test -z "$sub" -a $operand = 0
             if contains -- $w\tcommand $list
