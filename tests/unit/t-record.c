@@ -493,6 +493,25 @@ test_forced(void)
 	   "--input records on non-JSON '{' text: 65 naming line 1");
 	run_release(&r);
 
+	/*
+	 * cdt_err_quiet nests: a caller's quiet (a tool after EPIPE) must
+	 * survive the reader's own quiet while it decides, in every mode.
+	 */
+	const char *bad2 = "{\"type\":\"a\"}\n[2]\n";
+	for (int m = CDT_INPUT_AUTO; m <= CDT_INPUT_RECORDS; m++) {
+		cdt_err_quiet(true);
+		run_str(&r, bad2, (enum cdt_input_mode)m, &whole);
+		cdt_err_quiet(false);
+		ok(r.end_rc == EX_DATAERR && r.msg_code == EX_DATAERR &&
+		   r.err.len == 0,
+		   "%s: under cdt_err_quiet the bad record is remembered, "
+		   "not printed", m == CDT_INPUT_AUTO ? "auto" :
+		   "--input records");
+		if (r.err.len)
+			diag("stderr: %s", r.err.buf);
+		run_release(&r);
+	}
+
 	const char *recs = "{\"type\":\"a\"}\n{\"type\":\"b\"}\n";
 	run_str(&r, recs, CDT_INPUT_RAW, &whole);
 	ok(r.kind_rc == 0 && r.kind == CDT_IN_RAW && nrecs(&r) == 0 &&
