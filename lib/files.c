@@ -285,17 +285,32 @@ read_one(struct rd *r, const char *path)
 	return rc ? rc : cdt_emit(rec);
 }
 
+/*
+ * The file records read replaces: those naming a file.  Directory and
+ * symlink records (from `ls -r`) pass through as they are.
+ */
+static int
+take_files(void *arg, jv rec, const char *type)
+{
+	if (strcmp(type, "file"))
+		return 0;
+	const char *nt = cdt_record_str(rec, "node_type");
+	if (nt && strcmp(nt, "file"))
+		return 0;
+	int rc = cdt_spool_add(arg, jv_copy(rec));
+	return rc ? rc : 1;
+}
+
 int
 cdt_files_read(struct cdt_ctx *ctx)
 {
 	struct ws ws = { -1, NULL };
 	struct cdt_spool sp;
-	static const char *const take[] = { "file", NULL };
 	cdt_spool_init(&sp);
 	int rc = 0;
 	if (ctx->argc == 0) {
 		/* The paths come from file records on stdin, replaced. */
-		rc = cdt_stream_take(ctx, take, &sp);
+		rc = cdt_stream_each(ctx, take_files, &sp);
 		if (!rc)
 			rc = cdt_stream_upstream(ctx, "reading");
 		if (rc)

@@ -207,6 +207,8 @@ cdt_render_run(struct cdt_ctx *ctx)
 	int code = 0;
 	/* Text, always: a CI log is for a person, and no error record. */
 	ctx->out_mode = CDT_OUT_TEXT;
+	if (ctx->in.mode == CDT_INPUT_RAW)
+		return cdt_usage(ctx, "render reads records, not --input raw");
 	if (ctx->in.mode == CDT_INPUT_AUTO)
 		ctx->in.mode = CDT_INPUT_RECORDS;
 	for (;;) {

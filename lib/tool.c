@@ -189,8 +189,7 @@ cdt_tool_main(const struct cdt_tool *t, int argc, char **argv)
 	cdt_log_init(cdt_args_count(&ctx.args, "verbose") -
 		     cdt_args_count(&ctx.args, "quiet"));
 	if (ctx.args.list_options) {
-		cdt_opt_list(stdout, t, ctx.args.noperands ?
-			     ctx.args.operands[0] : NULL);
+		cdt_opt_list(stdout, t, ctx.args.cmd_word);
 		rc = fflush(stdout) ? EX_IOERR : 0;
 		goto out;
 	}

@@ -171,6 +171,27 @@ t_case "--force writes despite an upstream error" '
 	cdt-files -C ws write --force >out 2>err && [ -e ws/a ]
 '
 
+t_case "32 writers released together: the file is always one whole version" '
+	mkdir ws && mkfifo go &&
+	for i in $(seq 1 32); do
+		yes "version $i" | head -c 200000 >v$i
+		( read -r _ <go; cdt-files -C ws write shared.txt <v$i >out$i 2>err$i; echo $? >rc$i ) &
+	done &&
+	sleep 0.2 &&
+	for i in $(seq 1 32); do echo x; done >go; wait &&
+	cat rc* | sort | uniq -c >codes && t_grep "32 0" codes &&
+	for i in $(seq 1 32); do cmp -s ws/shared.txt v$i && echo same; done >hits &&
+	t_lines 1 hits &&
+	[ -z "$(ls -A ws/.cdt/tmp)" ]
+'
+
+t_case "a stream over the in-memory spool limit is written whole" '
+	mkdir ws && chunk=$(head -c 600000 /dev/zero | tr "\0" q) &&
+	for i in $(seq 1 40); do printf "{\"type\":\"file\",\"path\":\"f/%02d\",\"content\":\"%s\"}\n" $i "$chunk"; done >in &&
+	cdt-files -C ws write <in >out && t_lines 40 out &&
+	[ $(ls ws/f | wc -l) = 40 ] && [ $(stat -c %s ws/f/40) = 600000 ]
+'
+
 t_case "--jq runs on the tool's own records, strings raw" '
 	mkdir ws && echo hi >ws/a &&
 	echo "{\"type\":\"zz\"}" | cdt-files -C ws stat a --jq .path >got &&
