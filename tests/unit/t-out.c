@@ -444,7 +444,8 @@ c_errors_written(void)
 	cdt_out_init(CDT_OUT_RECORDS, NULL);
 	cdt_forward(rec("{\"type\":\"file\",\"path\":\"a\"}"));
 	res->flag[0] = cdt_out_error_written();
-	cdt_forward(rec("{\"type\":\"error\",\"tool\":\"cdt-up\",\"code\":69}"));
+	cdt_forward(rec("{\"type\":\"error\",\"tool\":\"cdt-up\","
+			"\"code\":69}"));
 	res->flag[1] = cdt_out_error_written();
 	cdt_out_close();
 }

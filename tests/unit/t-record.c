@@ -34,7 +34,7 @@ struct run {
 	enum cdt_input_kind kind;
 	jv recs;		/* array of the records read */
 	int end_rc;		/* CDT_EOF, or the status that ended it */
-	struct cdt_buf raw;	/* raw bytes, when the input was not records */
+	struct cdt_buf raw;	/* the raw bytes, unless records */
 	int raw_rc;
 	struct cdt_buf err;	/* what the reader wrote on stderr */
 	char msg[CDT_ERR_MSG_MAX];	/* the last error reported */
@@ -294,8 +294,9 @@ static void
 test_unknown_forwarded(void)
 {
 	struct run r;
-	const char *in = "{\"type\":\"zz_future_2\",\"k\":{\"deep\":[true,null]},"
-		"\"n\":1.5}\n{\"type\":\"auth\",\"token\":\"t\"}\n";
+	const char *in = "{\"type\":\"zz_future_2\","
+		"\"k\":{\"deep\":[true,null]},\"n\":1.5}\n"
+		"{\"type\":\"auth\",\"token\":\"t\"}\n";
 
 	run_str(&r, in, CDT_INPUT_AUTO, &whole);
 	ok(r.kind == CDT_IN_RECORDS && r.end_rc == CDT_EOF &&
