@@ -22,11 +22,11 @@ T_N=0
 T_FAILED=0
 T_TRASH=$(mktemp -d "${TMPDIR:-/tmp}/cdt-test.XXXXXX")
 trap 'rm -rf "$T_TRASH"' EXIT
-case ${SANITIZE_OPTIONS_SET:-} in
-"") export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-    export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$SRC/tests/lsan.supp:print_suppressions=0}
-    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} ;;
-esac
+# Sanitizer settings come from make (SAN_ENV); keep them when run alone.
+: "${ASAN_OPTIONS:=fast_unwind_on_malloc=0:detect_leaks=1}"
+: "${LSAN_OPTIONS:=suppressions=$SRC/tests/lsan.supp:print_suppressions=0}"
+: "${UBSAN_OPTIONS:=print_stacktrace=1:halt_on_error=1}"
+export ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 
 t_case() {
 	T_N=$((T_N + 1))
