@@ -189,6 +189,12 @@ next_value(struct cdt_reader *rd, jv *out, bool keep)
 		if (jv_invalid_has_msg(jv_copy(v)))
 			return parse_error(jv_invalid_get_msg(v));
 		jv_free(v);
+		/*
+		 * libjq stops at an RS byte (0x1e) with input left; feeding it
+		 * more then trips an assertion.  Let it finish what it has.
+		 */
+		if (jv_parser_remaining(rd->parser) > 0)
+			continue;
 		if (rd->parser_done)
 			return CDT_EOF;
 		if (rd->pending > rd->max)
@@ -209,8 +215,8 @@ next_value(struct cdt_reader *rd, jv *out, bool keep)
 	}
 }
 
-int
-cdt_reader_kind(struct cdt_reader *rd, enum cdt_input_kind *kind)
+static int
+decide(struct cdt_reader *rd, enum cdt_input_kind *kind)
 {
 	if (rd->kind != CDT_IN_UNDECIDED) {
 		*kind = rd->kind;
@@ -221,7 +227,8 @@ cdt_reader_kind(struct cdt_reader *rd, enum cdt_input_kind *kind)
 		return 0;
 	}
 	/* Look at the first byte that is not white space. */
-	char c = 0;
+	int c = -1;
+	size_t i = 0;
 	while (!rd->eof) {
 		char tmp[4096];
 		ssize_t n = read_fd(rd, tmp, sizeof(tmp));
@@ -229,15 +236,15 @@ cdt_reader_kind(struct cdt_reader *rd, enum cdt_input_kind *kind)
 			return EX_IOERR;
 		if (n > 0 && cdt_buf_add(&rd->peek, tmp, (size_t)n))
 			return cdt_err(EX_DATAERR, "input too large");
-		size_t i = 0;
-		while (i < rd->peek.len && strchr(" \t\r\n", rd->peek.buf[i]))
+		while (i < rd->peek.len &&
+		       memchr(" \t\r\n", rd->peek.buf[i], 4))
 			i++;
 		if (i < rd->peek.len) {
-			c = rd->peek.buf[i];
+			c = (unsigned char)rd->peek.buf[i];
 			break;
 		}
 	}
-	if (c == 0) {
+	if (c == -1) {
 		/* Nothing but white space: no records; raw reads replay it. */
 		*kind = rd->kind = CDT_IN_EMPTY;
 		return 0;
@@ -262,7 +269,8 @@ cdt_reader_kind(struct cdt_reader *rd, enum cdt_input_kind *kind)
 	if (rd->mode != CDT_INPUT_RECORDS)
 		cdt_err_quiet(true);
 	int rc = next_value(rd, &v, true);
-	cdt_err_quiet(false);
+	if (rd->mode != CDT_INPUT_RECORDS)
+		cdt_err_quiet(false);
 	if (rc > 0 && rd->mode != CDT_INPUT_RECORDS && rc != EX_DATAERR)
 		return rc;
 	bool is_record = rc == 0 && jv_get_kind(v) == JV_KIND_OBJECT &&
@@ -295,6 +303,18 @@ cdt_reader_kind(struct cdt_reader *rd, enum cdt_input_kind *kind)
 	rd->first = v;
 	*kind = rd->kind = CDT_IN_RECORDS;
 	return 0;
+}
+
+int
+cdt_reader_kind(struct cdt_reader *rd, enum cdt_input_kind *kind)
+{
+	/* A failed decision stays failed: reported once, never redone. */
+	if (rd->failed)
+		return rd->failed;
+	int rc = decide(rd, kind);
+	if (rc)
+		rd->failed = rc;
+	return rc;
 }
 
 int

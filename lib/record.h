@@ -51,6 +51,7 @@ struct cdt_reader {
 	size_t pending;		/* bytes fed since a value last completed */
 	size_t max;
 	long nrecords;
+	int failed;		/* the status of a failed decision */
 	bool eof;
 	bool parser_done;	/* the parser has seen end of input */
 };
