@@ -39,6 +39,15 @@ ws_close(struct ws *ws)
 	ws->root = -1;
 }
 
+/* The lexical check, reported with the path. */
+static int
+check_path(const char *path)
+{
+	const char *why = NULL;
+	int rc = cdt_path_check(path, strlen(path), &why);
+	return rc ? cdt_err(rc, "bad path '%s': %s", path, why) : 0;
+}
+
 static const char *
 node_type(mode_t m)
 {
@@ -322,15 +331,10 @@ cdt_files_read(struct cdt_ctx *ctx)
 	struct rd r = { ws.root, cdt_flag(ctx, "recursive"),
 			cdt_flag(ctx, "raw") };
 	/* Check every path before reading any. */
-	for (int i = 0; i < ctx->argc; i++) {
-		const char *why = NULL;
-		rc = cdt_path_check(ctx->argv[i], strlen(ctx->argv[i]), &why);
-		if (rc) {
-			rc = cdt_err(rc, "bad path '%s': %s", ctx->argv[i],
-				     why);
-			goto out;
-		}
-	}
+	for (int i = 0; i < ctx->argc && !rc; i++)
+		rc = check_path(ctx->argv[i]);
+	if (rc)
+		goto out;
 	for (int i = 0; i < ctx->argc && !rc; i++)
 		rc = read_one(&r, ctx->argv[i]);
 	jv rec = jv_invalid();
@@ -455,12 +459,11 @@ static int
 check_file_record(int root, jv rec)
 {
 	const char *path = cdt_record_str(rec, "path");
-	const char *why = NULL;
 	if (!path)
 		return cdt_err(EX_DATAERR, "file record without a path");
-	int rc = cdt_path_check(path, strlen(path), &why);
+	int rc = check_path(path);
 	if (rc)
-		return cdt_err(rc, "bad path '%s': %s", path, why);
+		return rc;
 	const char *nt = cdt_record_str(rec, "node_type");
 	if (nt && !strcmp(nt, "symlink"))
 		return cdt_err(EX_NOPERM, "refusing to write symlink '%s'",
@@ -545,13 +548,9 @@ cdt_files_write(struct cdt_ctx *ctx)
 		goto out;
 	}
 	if (ctx->argc == 1) {
-		const char *why = NULL;
-		rc = cdt_path_check(ctx->argv[0], strlen(ctx->argv[0]), &why);
-		if (rc) {
-			rc = cdt_err(rc, "bad path '%s': %s", ctx->argv[0],
-				     why);
+		rc = check_path(ctx->argv[0]);
+		if (rc)
 			goto out;
-		}
 		/* With a PATH, stdin is the content, whatever it looks like. */
 		if (ctx->in.mode == CDT_INPUT_AUTO)
 			ctx->in.mode = CDT_INPUT_RAW;
@@ -597,15 +596,10 @@ check_operands(struct cdt_ctx *ctx, int min, int max, const char *what)
 {
 	if (ctx->argc < min || (max >= 0 && ctx->argc > max))
 		return cdt_usage(ctx, "%s", what);
-	for (int i = 0; i < ctx->argc; i++) {
-		const char *why = NULL;
-		int rc = cdt_path_check(ctx->argv[i], strlen(ctx->argv[i]),
-					&why);
-		if (rc)
-			return cdt_err(rc, "bad path '%s': %s", ctx->argv[i],
-				       why);
-	}
-	return 0;
+	int rc = 0;
+	for (int i = 0; i < ctx->argc && !rc; i++)
+		rc = check_path(ctx->argv[i]);
+	return rc;
 }
 
 int
