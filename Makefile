@@ -130,7 +130,8 @@ fuzz-smoke: fuzz
 	$(Q)for f in $(FUZZ_PROGS); do \
 		n=$${f##*/fuzz-}; mkdir -p tests/fuzz/bin/corpus-$$n; \
 		echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+		$(SAN_ENV) $$f -max_total_time=$(FUZZ_SECONDS) \
+		    -print_final_stats=0 \
 		    -detect_leaks=1 tests/fuzz/bin/corpus-$$n \
 		    tests/fuzz/corpus/$$n 2>tests/fuzz/bin/$$n.log \
 		|| { tail -40 tests/fuzz/bin/$$n.log; exit 1; }; \
