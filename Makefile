@@ -99,9 +99,23 @@ SAN_ENV := ASAN_OPTIONS=fast_unwind_on_malloc=0:detect_leaks=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
+# VALGRIND=1 runs every unit test and every tool the shell tests start
+# under memcheck: a definite leak or an error fails the test.
+VG := valgrind -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite --show-leak-kinds=definite \
+	--suppressions=$(CURDIR)/tests/valgrind.supp
+
+ifeq ($(VALGRIND),1)
+test:
+	$(Q)CDT_SRC=$(CURDIR) $(PROVE) $(PROVE_FLAGS) --exec '$(VG)' \
+		$(UNIT_PROGS)
+	$(Q)CDT_VALGRIND='$(VG)' CDT_SRC=$(CURDIR) $(PROVE) $(PROVE_FLAGS) \
+		tests/t[0-9]*.sh
+else
 test:
 	$(Q)$(SAN_ENV) CDT_SRC=$(CURDIR) $(PROVE) $(PROVE_FLAGS) \
 		$(UNIT_PROGS) tests/t[0-9]*.sh
+endif
 
 clean:
 	rm -f lib/*.o lib/*.d lib/libcdt.a $(PROGS) bin/*.d \

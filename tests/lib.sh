@@ -12,6 +12,17 @@
 set -u
 SRC=${CDT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 PATH=$SRC/bin:$SRC/tests/helpers:$PATH
+# VALGRIND=1: every tool runs under memcheck, through shims on PATH.
+if [ -n "${CDT_VALGRIND:-}" ]; then
+	t_shims=$(mktemp -d "${TMPDIR:-/tmp}/cdt-vg.XXXXXX")
+	for t in "$SRC"/bin/cdt "$SRC"/bin/cdt-*; do
+		case $t in *.c|*.d|*.o) continue ;; esac
+		printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$CDT_VALGRIND" "$t" \
+			>"$t_shims/${t##*/}"
+		chmod +x "$t_shims/${t##*/}"
+	done
+	PATH=$t_shims:$PATH
+fi
 export PATH SRC
 for v in $(env | sed -n 's/^\(CDT_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
 unset ANTHROPIC_API_KEY OPENAI_API_KEY GEMINI_API_KEY GOOGLE_API_KEY \
@@ -21,7 +32,7 @@ export LC_ALL=C.UTF-8
 T_N=0
 T_FAILED=0
 T_TRASH=$(mktemp -d "${TMPDIR:-/tmp}/cdt-test.XXXXXX")
-trap 'rm -rf "$T_TRASH"' EXIT
+trap 'rm -rf "$T_TRASH" ${t_shims:+"$t_shims"}' EXIT
 # Sanitizer settings come from make (SAN_ENV); keep them when run alone.
 : "${ASAN_OPTIONS:=fast_unwind_on_malloc=0:detect_leaks=1}"
 : "${LSAN_OPTIONS:=suppressions=$SRC/tests/lsan.supp:print_suppressions=0}"
