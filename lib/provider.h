@@ -55,6 +55,13 @@ struct cdt_provider {
 	long max_tokens;	/* default max_tokens for a reply */
 	long timeout_ms;	/* per attempt, 0 = the router's */
 	char *replay_file;	/* CDT_WIRE_REPLAY: the cassette */
+	/* Added by the provider module; the rest is private to it. */
+	const char *alias;	/* "openai" for codex, else NULL */
+	char *api_key_cmd;	/* from config, or NULL */
+	bool price_set;		/* price_in/out come from config: they
+				   apply to every model of the provider */
+	bool builtin;
+	char *key_source_buf;	/* storage behind key_source */
 };
 
 struct cdt_providers {
@@ -71,6 +78,20 @@ struct cdt_provider *cdt_providers_find(struct cdt_providers *ps,
 					const char *name);
 /* Does the provider have what it needs (a key, when it needs one)? */
 bool cdt_provider_configured(const struct cdt_provider *p);
+/*
+ * Add (or replace) a provider named "replay" serving the cassette file,
+ * as `--replay FILE` does; returns it.  Cannot fail.
+ */
+struct cdt_provider *cdt_providers_add_replay(struct cdt_providers *ps,
+					      const char *file);
+/*
+ * Prices (USD per million tokens, < 0 unknown) and context window (0
+ * unknown) of one model of the provider (NULL: its default): config's
+ * price applies to all its models, else the models table.
+ */
+void cdt_provider_price(const struct cdt_provider *p, const char *model,
+			double *in, double *out);
+long cdt_provider_context(const struct cdt_provider *p, const char *model);
 
 /* One chat request, wire-neutral. */
 struct cdt_chat_req {
@@ -83,6 +104,13 @@ struct cdt_chat_req {
 	double temperature;	/* < 0: unset */
 	bool stream;		/* always streamed on the wire when the API
 				   can; this only says whether deltas matter */
+	/* Deadlines of this attempt in ms (see http.h); 0 takes the
+	 * provider's timeout_ms (first byte, idle and total), and when that
+	 * is 0 too there is none.  connect_ms 0: the first-byte one. */
+	long connect_ms;
+	long first_byte_ms;
+	long idle_ms;
+	long total_ms;
 };
 
 struct cdt_chat_result {
@@ -102,7 +130,8 @@ struct cdt_chat_result {
 				   bad_request, context_window, auth,
 				   not_found, rate_limited, quota,
 				   overloaded, server, timeout, connect,
-				   stream_broken, config */
+				   stream_broken, config; or "cancelled"
+				   when the delta callback stopped it */
 	char err_msg[256];	/* the provider's words, secrets removed */
 	double retry_after_s;	/* -1 unknown; Retry-After, retry-after-ms
 				   or Gemini's retryDelay */
@@ -128,15 +157,56 @@ int cdt_provider_send(const struct cdt_provider *p,
 		      void *ctx, struct cdt_chat_result *res);
 
 /*
- * The canonical request body for cassettes: the JSON the adapter would
- * send, keys sorted, compact, with stream fields removed; its SHA-256 hex
- * is the cassette key.
+ * The cassette key: SHA-256 hex of a canonical request body, keys
+ * sorted, compact, without stream fields.  So that a reply recorded from
+ * any provider replays through a replay provider, the body is the same
+ * for every provider: the OpenAI-wire body of the request (system as the
+ * first message; model only when req->model names one; max_tokens and
+ * temperature only when the request sets them).  p may be NULL.  65 when
+ * the messages are malformed.
  */
 int cdt_provider_request_key(const struct cdt_provider *p,
 			     const struct cdt_chat_req *req,
 			     char key[65]);
 
-/* Dated table of known models: name, provider, context window, prices. */
+/*
+ * Append one cassette line {"key","provider","model","text",
+ * "stop_reason","tokens_in","tokens_out"} to file with one write(2) in
+ * O_APPEND mode (so concurrent recorders never interleave), creating the
+ * file 0644.  0, or 73/74 reported.
+ */
+int cdt_cassette_append(const char *file, const char *key,
+			const char *provider,
+			const struct cdt_chat_result *res);
+
+/*
+ * For tests and tools.  cdt_provider_wire_request builds what
+ * cdt_provider_send would send: the URL in *url and the JSON body in
+ * *body (the caller frees it); 0, or 65/78 with res->err_class and
+ * err_msg set.  cdt_provider_parse_test feeds a 200 response body to the
+ * wire's parser in pieces of split bytes (0: whole) and fills res as
+ * cdt_provider_send would (content_type NULL: the wire's usual one).
+ * cdt_provider_classify_test classifies a response of another status
+ * (retry_after_s: the header's figure, -1 none).  Both return
+ * res->status.
+ */
+int cdt_provider_wire_request(const struct cdt_provider *p,
+			      const struct cdt_chat_req *req,
+			      struct cdt_buf *url, jv *body,
+			      struct cdt_chat_result *res);
+int cdt_provider_parse_test(enum cdt_wire wire, const char *content_type,
+			    const char *body, size_t len, size_t split,
+			    struct cdt_chat_result *res);
+int cdt_provider_classify_test(enum cdt_wire wire, long status,
+			       const char *content_type, const char *body,
+			       size_t len, double retry_after_s,
+			       struct cdt_chat_result *res);
+
+/*
+ * Dated table of known models: name, provider, context window, prices.
+ * The first entry of each provider is its default model.  Lookup takes
+ * an exact name, or a dated variant of one ("claude-sonnet-4-5-20250929").
+ */
 struct cdt_model_info {
 	const char *provider;
 	const char *name;
