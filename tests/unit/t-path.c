@@ -265,7 +265,7 @@ test_lexical(void)
 	const char *why;
 
 	/* P19: a 255-byte segment passes, 256 does not. */
-	memset(big, 'a', 256);
+	memset(big, 'a', sizeof(big));
 	is_int(cdt_path_check(big, 255, &why), 0, "check: 255-byte segment");
 	is_int(cdt_path_check(big, 256, &why), 65,
 	       "check: P19 256-byte segment");
@@ -585,7 +585,7 @@ private_mounts(void)
 			return -1;
 		close(fd);
 	}
-	return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	return mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL);
 }
 
 static void
@@ -1170,13 +1170,18 @@ main(void)
 	test_lexical();
 
 	battery("openat2", false);
+	/* Under valgrind 3.19 openat2 answers ENOSYS: the walk is used. */
+	bool kernel_openat2 = cdt_path_openat2();
+	if (!kernel_openat2)
+		diag("openat2 is not available here: both batteries walked");
 	battery("walk", true);
 
 	unsetenv("CDT_TEST_NO_OPENAT2");
 	cdt_path_force_fallback(true);
 	ok(!cdt_path_openat2(), "force_fallback(true) turns openat2 off");
 	cdt_path_force_fallback(false);
-	ok(cdt_path_openat2(), "force_fallback(false) turns it back on");
+	ok(cdt_path_openat2() == kernel_openat2,
+	   "force_fallback(false) turns it back on");
 
 	rm_rf(topdir);
 	ok(!exists(topdir), "the test tree is removed");
