@@ -706,6 +706,21 @@ reply_metadata(const struct cdt_route_result *res)
 	return m;
 }
 
+/* Print the error that was remembered quietly, as it would have been. */
+static void
+say_again(void)
+{
+	struct cdt_err_last e;
+	cdt_err_get(&e);
+	if (!e.code)
+		return;
+	char *msg = cdt_xstrdup(e.message ? e.message : "");
+	char *cls = cdt_xstrdup(e.cls ? e.cls : cdt_err_class_of(e.code));
+	cdt_err_retry(e.code, cls, e.retry_after_s, "%s", msg);
+	free(cls);
+	free(msg);
+}
+
 static int
 record_cassette(struct chat *ch, const struct cdt_chat_req *req,
 		const struct cdt_route_result *res)
@@ -816,11 +831,17 @@ turn(struct chat *ch, const char *text, size_t len, bool repl)
 	sa.sa_handler = on_sigint;
 	sigemptyset(&sa.sa_mask);
 	handler = sigaction(SIGINT, &sa, &old_sa) == 0;
+	/* The router's words are held back: a cancelled attempt is ours
+	   to explain. */
+	cdt_err_quiet(true);
 	rc = cdt_route_send(ch->st, &ch->ps, &ch->rc, &ro, &req, on_delta, ch,
 			    &res);
+	cdt_err_quiet(false);
 	if (handler)
 		sigaction(SIGINT, &old_sa, NULL);
 	handler = false;
+	if (rc && !interrupted)
+		say_again();
 
 	const struct cdt_chat_result *r = &res.chat;
 	bool stopped = interrupted != 0;
