@@ -171,12 +171,13 @@ static const char *const quota_words[] = {
 	"credit balance is too low", NULL,
 };
 
+/* Anthropic, OpenAI, Moonshot, Gemini and Ollama words for it. */
 static const char *const context_words[] = {
-	"prompt is too long", "maximum context length",
+	"prompt is too long", "prompt too long", "context length",
 	"context_length_exceeded", "exceed context limit",
 	"exceeds context limit", "too many tokens",
 	"exceeds the maximum number of tokens", "context window",
-	"input is too long", NULL,
+	"input is too long", "model token limit", NULL,
 };
 
 const char *
@@ -211,14 +212,19 @@ prov_class_of(const char *type, const char *msg)
 		{ "api_error", "server" },
 		{ "internal", "server" },
 	};
+	const char *by_type = NULL;
 	if (has_any(type, msg, quota_words))
 		return "quota";
+	/* The API's own word first: a message may mention anything. */
+	for (size_t i = 0; i < CDT_ARRAY_SIZE(words) && !by_type; i++)
+		if (has_ci(type, words[i].word))
+			by_type = words[i].cls;
+	if (by_type && strcmp(by_type, "bad_request"))
+		return by_type;
 	if (has_any(type, msg, context_words))
 		return "context_window";
-	/* The API's own word first: a message may mention anything. */
-	for (size_t i = 0; i < CDT_ARRAY_SIZE(words); i++)
-		if (has_ci(type, words[i].word))
-			return words[i].cls;
+	if (by_type)
+		return by_type;
 	for (size_t i = 0; i < CDT_ARRAY_SIZE(words); i++)
 		if (has_ci(msg, words[i].word))
 			return words[i].cls;
@@ -528,8 +534,7 @@ classify_body(struct cdt_chat_result *res, long status, const char *ctype,
 	else if (status == 400 || status == 413 || status == 422) {
 		if (has_any(msg, code, context_words))
 			cls = "context_window";
-		else if (has_ci(body ? memmem(body, len, "API_KEY_INVALID",
-					      15) : NULL, "API_KEY_INVALID"))
+		else if (len && memmem(body, len, "API_KEY_INVALID", 15))
 			cls = "auth";	/* Gemini says 400 for a bad key */
 		else
 			cls = "bad_request";
@@ -550,8 +555,9 @@ classify_body(struct cdt_chat_result *res, long status, const char *ctype,
 	else if (status >= 200 && status < 300)
 		cls = type ? prov_class_of(type, msg) : "server";
 	else {
-		snprintf(fallback, sizeof(fallback),
-			 "unexpected HTTP status %ld", status);
+		snprintf(fallback, sizeof(fallback), status >= 300 &&
+			 status < 400 ? "HTTP %ld: a redirect, not followed"
+			 : "unexpected HTTP status %ld", status);
 		if (!type && msg == text.buf)
 			msg = fallback;
 		cls = "server";
@@ -595,8 +601,10 @@ on_event(void *ctx, const struct cdt_sse_event *ev)
 	jv data = jv_invalid();
 	if (s->failed)
 		return PROV_STOP;
+	/* Only what may be JSON goes to the parser ("[DONE]" is not). */
 	if (ev->data_len > 0 && ev->data_len < INT32_MAX &&
-	    (*ev->data == '{' || *ev->data == '['))
+	    (*ev->data == '{' || *ev->data == '[') &&
+	    strcmp(ev->data, "[DONE]"))
 		data = jv_parse_sized(ev->data, (int)ev->data_len);
 	if (!jv_is_valid(data)) {
 		jv_free(data);
@@ -693,7 +701,7 @@ stream_end(struct prov_stream *s, const char *ctype)
 			  "larger than 16 MiB");
 		return;
 	}
-	if (!s->bytes) {
+	if (!s->sniffed) {
 		prov_fail(s, "server", NULL, "HTTP 200 with an empty body");
 		return;
 	}
@@ -1530,6 +1538,10 @@ resolve_key(struct cdt_provider *p, jv *creds, bool *creds_loaded)
 		set_key(p, key, "api_key_cmd");
 		return 0;
 	}
+	/* Only a provider that needs a key looks in the file, so an
+	 * unsafe file troubles no one who keeps keys elsewhere. */
+	if (!p->needs_key)
+		return 0;
 	if (!*creds_loaded) {
 		int rc = load_creds(creds);
 		if (rc)
