@@ -1450,7 +1450,10 @@ cdt_route_send(struct cdt_store *st, struct cdt_providers *ps,
 				break;
 			}
 			if (!strcmp(cls, "timeout") ||
-			    !strcmp(cls, "connect")) {
+			    !strcmp(cls, "connect") ||
+			    !strcmp(cls, "stream_broken")) {
+				/* A cut before the first byte is a dead
+				   connection: the next provider, at once. */
 				if (!rc->fallback_on_timeout)
 					stop = EX_UNAVAILABLE;
 				break;
