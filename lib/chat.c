@@ -706,6 +706,26 @@ reply_metadata(const struct cdt_route_result *res)
 	return m;
 }
 
+/* Who served the part of a reply that broke: the last attempt's. */
+static jv
+last_attempt_provider(jv attempts)
+{
+	int n = jv_get_kind(attempts) == JV_KIND_ARRAY ?
+		jv_array_length(jv_copy(attempts)) : 0;
+	if (n == 0)
+		return jv_null();
+	jv a = jv_array_get(jv_copy(attempts), n - 1);
+	if (jv_get_kind(a) != JV_KIND_OBJECT) {
+		jv_free(a);
+		return jv_null();
+	}
+	jv p = jv_object_get(a, jv_string("provider"));
+	if (jv_get_kind(p) == JV_KIND_STRING)
+		return p;
+	jv_free(p);
+	return jv_null();
+}
+
 /* Print the error that was remembered quietly, as it would have been. */
 static void
 say_again(void)
@@ -852,8 +872,8 @@ turn(struct chat *ch, const char *text, size_t len, bool repl)
 	reply = message_record(ch, ch->reply_id, "assistant", r->text.buf,
 			       r->text.len);
 	reply = jv_object_set(reply, jv_string("provider"),
-			      str_or_null(res.provider ?
-					  res.provider->name : NULL));
+			      res.provider ? jv_string(res.provider->name) :
+			      last_attempt_provider(res.attempts));
 	reply = jv_object_set(reply, jv_string("model"),
 			      str_or_null(*r->model ? r->model : ch->model));
 	reply = jv_object_set(reply, jv_string("stop_reason"),

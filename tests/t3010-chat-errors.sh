@@ -44,7 +44,7 @@ t_case '75: a stream cut after output began; the part is stored, partial' '
 	t_fails 75 cdt-chat --provider claude --stream hi >out 2>err &&
 	jq -r .type out >types &&
 	printf "message\ndelta\ndelta\nmessage\nerror\n" >want && t_cmp want types &&
-	sed -n 4p out | jq -e ".role == \"assistant\" and .partial == true and
+	sed -n 4p out | jq -e ".role == \"assistant\" and .partial == true and .provider == \"claude\" and
 		.content == \"one two th\" and .stop_reason == null" &&
 	sed -n 5p out | jq -e ".code == 75 and .class == \"stream_broken\"" &&
 	cdt-chat log >log && t_lines 2 log &&
