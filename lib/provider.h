@@ -5,11 +5,18 @@
  * cdt_providers_load() builds the provider list: the built-in ones of
  * DESIGN/issue 3 (claude, codex alias openai, gemini, kimi, ollama,
  * lmstudio), then config's `providers:` entries, which add or override.
- * Keys: the provider's environment variable wins, then api_key_cmd, then
- * $CDT_HOME/credentials.json; a provider that needs a key and has none is
- * `unconfigured` (never an error until someone names it).  Keys live only
- * in struct cdt_provider (wiped on free) and the request headers; never in
- * argv, logs, records or messages.
+ * Base URLs: the provider's environment variable (ANTHROPIC_BASE_URL,
+ * OLLAMA_HOST, ...) wins over config; a bare OLLAMA_HOST gets http://
+ * and port 11434.  Keys: the environment variable wins, then api_key_cmd
+ * (/bin/sh -c, stdin /dev/null, 10 s, first line; a failure is a warning
+ * and leaves the provider unconfigured), then $CDT_HOME/credentials.json
+ * under the provider's name or alias, read only when a provider that
+ * needs a key still lacks one (group- or world-accessible, or not ours:
+ * 78).  A provider that needs a key and has none is `unconfigured` (never
+ * an error until someone names it).  Keys live only in struct
+ * cdt_provider (wiped on free) and the request headers; never in argv,
+ * logs, records or messages (a provider's message quoting the key gets
+ * "[redacted]").
  *
  * cdt_provider_send() makes one attempt at one provider: it builds the
  * wire request from a struct cdt_chat_req, streams the reply through the
@@ -17,7 +24,13 @@
  * it arrives, and fills a struct cdt_chat_result.  It never retries or
  * falls back (route.h does); it classifies every failure (DESIGN §6
  * provider classes) and reports nothing on stderr itself: the router
- * decides what the user sees.
+ * decides what the user sees.  A stream is complete only with its
+ * terminator (Anthropic message_stop, OpenAI [DONE], Ollama done:true,
+ * Gemini a finishReason or a blocked prompt's blockReason: Gemini has no
+ * terminator, and an EOF before a finishReason is a cut stream even when
+ * candidates arrived); otherwise it is stream_broken.  A 200 with an
+ * empty, HTML or non-stream JSON body is server, or the class of the
+ * error it carries.
  */
 #ifndef CDT_PROVIDER_H
 #define CDT_PROVIDER_H
