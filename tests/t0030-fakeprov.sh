@@ -521,4 +521,82 @@ t_case '20 concurrent requests released together: every hit counted' '
 	done
 '
 
+t_case 'a script line with a wrong type is a 500; an unknown field is logged' '
+	fake && script "{\"family\":\"openai\",\"chunks\":\"many\"}" \
+		"{\"family\":\"openai\",\"cut_afer\":1}" \
+		"{\"family\":\"openai\",\"transcript\":\"no-such-file.sse\"}" &&
+	oai "$OAI_S" && is_status 500 && t_grep "chunks must be a number" body &&
+	oai "$OAI_S" && is_status 200 && data | tail -n 1 | grep -qx "\[DONE\]" &&
+	oai "$OAI_S" && is_status 500 && t_grep "no transcript" body &&
+	want_eq "$(hits ".warn != null")" 3 &&
+	t_grep "unknown script field .cut_afer." fp/server.log &&
+	fp_stop 2>err && t_grep "cut_afer" err
+'
+
+t_case 'reasoning, cached usage and max_tokens in each wire format' '
+	fake && for f in anthropic openai gemini ollama; do
+		script "{\"family\":\"$f\",\"text\":\"a b\",\"reasoning\":\"think\",\"stop\":\"max_tokens\",\"usage\":{\"input\":1000,\"output\":500,\"cached\":800}}"
+	done &&
+	ant "$ANT_S" && data | jq -e -s "
+		(map(select(.delta.type == \"thinking_delta\").delta.thinking) | join(\"\")) == \"think\"
+		and (map(select(.delta.type == \"text_delta\").delta.text) | join(\"\")) == \"a b\"
+		and any(.delta.type == \"signature_delta\")
+		and .[0].message.usage.cache_read_input_tokens == 800
+		and .[0].message.usage.input_tokens == 1000
+		and (map(select(.type == \"message_delta\"))[0] |
+			.delta.stop_reason == \"max_tokens\" and .usage.output_tokens == 500)" &&
+	oai "$OAI_S" && data | grep -v DONE | jq -e -s "
+		(map(.choices[0].delta.reasoning_content // empty) | join(\"\")) == \"think\"
+		and (map(.choices[0].delta.content // empty) | join(\"\")) == \"a b\"
+		and .[-2].choices[0].finish_reason == \"length\"
+		and .[-1].usage.prompt_tokens_details.cached_tokens == 800
+		and .[-1].usage.completion_tokens == 500" &&
+	gem "streamGenerateContent?alt=sse" && data | jq -e -s "
+		.[0].candidates[0].content.parts[0].thought == true
+		and .[-1].candidates[0].finishReason == \"MAX_TOKENS\"
+		and .[-1].usageMetadata.cachedContentTokenCount == 800
+		and .[-1].usageMetadata.candidatesTokenCount == 500" &&
+	oll "$OLL" && jq -e -s ".[-1] | .done_reason == \"length\" and
+		.eval_count == 500 and .prompt_eval_count == 1000" body
+'
+
+t_case 'a patient client gets the reply after a first-byte stall' '
+	fake && script "{\"family\":\"ollama\",\"stall_first_byte_ms\":400}" &&
+	s=$(date +%s%N) && oll "$OLL" && e=$(date +%s%N) && is_status 200 &&
+	test $(((e - s) / 1000000)) -ge 400 && jq -e -s ".[-1].done" body
+'
+
+t_case 'a chunked request body is read like a sized one' '
+	fake && printf "%s" "$OAI_J" >sent &&
+	curl -sS -o body -w "%{http_code}" -H "Transfer-Encoding: chunked" \
+		-H "Authorization: Bearer sk-test" --data-binary @sent \
+		"$FP_URL/v1/chat/completions" >status &&
+	is_status 200 && cmp sent fp/last-openai.json &&
+	jq -e ".choices[0].message.content == \"echo: hello world\"" body
+'
+
+t_case 'more strictness: system turn, stream type, content blocks' '
+	fake &&
+	ant "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"system\",\"content\":\"x\"},{\"role\":\"user\",\"content\":\"y\"}]}" &&
+	is_status 400 && t_grep "top-level .system." body &&
+	ant "{\"model\":\"m\",\"max_tokens\":5,\"stream\":\"yes\",\"messages\":[{\"role\":\"user\",\"content\":\"y\"}]}" &&
+	is_status 400 &&
+	ant "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"y\"}]}]}" &&
+	is_status 400 &&
+	ant "{\"model\":\"m\",\"max_tokens\":5,\"system\":\"s\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"y\"}]}]}" &&
+	is_status 200 && jq -e ".content[0].text == \"echo: y\"" body &&
+	oai "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]}" && is_status 400 &&
+	oai "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"y\"}]}]}" &&
+	is_status 200 && jq -e ".choices[0].message.content == \"echo: y\"" body
+'
+
+t_case 'GET /__hits serves the hit log; --ttl ends a forgotten fake' '
+	fake && oll "$OLL" && curl -sS "$FP_URL/__hits" >h &&
+	jq -e -s "length == 1 and .[0].family == \"ollama\"" h &&
+	{ python3 "$SRC/tests/fixtures/fakeprov.py" --state-dir t \
+		--port-file t/port --ttl 0.5 & } && pid=$! &&
+	for i in $(seq 1 60); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done &&
+	! kill -0 $pid 2>/dev/null && test -s t/port
+'
+
 t_done
