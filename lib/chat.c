@@ -755,26 +755,16 @@ record_cassette(struct chat *ch, const struct cdt_chat_req *req,
 
 /* --edit: the file and edit records of the reply, or 1 and nothing. */
 static int
-emit_edits(struct chat *ch, const struct cdt_chat_result *r)
+parse_edits(struct chat *ch, const struct cdt_chat_result *r, jv *recs)
 {
 	char why[512];
-	jv recs = jv_invalid();
 	struct cdt_extract_opts o = { r->stop_reason, ch->reply_id,
 				      ch->bases };
-	if (cdt_extract(r->text.buf, r->text.len, &o, &recs, why,
+	if (cdt_extract(r->text.buf, r->text.len, &o, recs, why,
 			sizeof(why)))
 		return cdt_err_class(1, "bad_edit", "no file or edit records: "
 				     "%s", why);
-	int rc = 0;
-	jv_array_foreach(recs, i, rec) {
-		(void)i;
-		if (!rc)
-			rc = cdt_emit(rec);
-		else
-			jv_free(rec);
-	}
-	jv_free(recs);
-	return rc;
+	return 0;
 }
 
 /* Store the turn: the user message and the reply (or its part). */
@@ -810,6 +800,7 @@ turn(struct chat *ch, const char *text, size_t len, bool repl)
 	jv msgs = jv_invalid();
 	jv user = jv_invalid();
 	jv reply = jv_invalid();
+	jv edits = jv_invalid();
 	struct sigaction sa, old_sa;
 	bool handler = false;
 	cdt_route_result_init(&res);
@@ -886,6 +877,15 @@ turn(struct chat *ch, const char *text, size_t len, bool repl)
 	reply = jv_object_set(reply, jv_string("metadata"),
 			      reply_metadata(&res));
 
+	/* What needs the reply's bytes comes first: then the buffer goes,
+	   before storing and printing make their copies of a long reply. */
+	int erc = 0;
+	if (!stopped && !rc && ch->record_file && !r->replayed)
+		rc = record_cassette(ch, &req, &res);
+	if (!stopped && !rc && ch->edit)
+		erc = parse_edits(ch, r, &edits);
+	cdt_buf_release(&res.chat.text);
+
 	int src = 0;
 	if (!ch->no_log)
 		src = store_turn(ch, jv_copy(user), jv_copy(reply));
@@ -906,15 +906,23 @@ turn(struct chat *ch, const char *text, size_t len, bool repl)
 			fprintf(stderr, "[interrupted]\n");
 		goto out;
 	}
-	if (!rc && ch->record_file && !r->replayed)
-		rc = record_cassette(ch, &req, &res);
-	if (!rc && ch->edit)
-		rc = emit_edits(ch, r);
 	if (!rc)
 		rc = src;
+	if (!rc)
+		rc = erc;
+	if (!rc && jv_is_valid(edits)) {
+		jv_array_foreach(edits, i, rec) {
+			(void)i;
+			if (!rc)
+				rc = cdt_emit(rec);
+			else
+				jv_free(rec);
+		}
+	}
 out:
 	if (handler)
 		sigaction(SIGINT, &old_sa, NULL);
+	jv_free(edits);
 	jv_free(reply);
 	jv_free(user);
 	jv_free(msgs);
