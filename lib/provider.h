@@ -93,7 +93,8 @@ struct cdt_provider *cdt_providers_find(struct cdt_providers *ps,
 bool cdt_provider_configured(const struct cdt_provider *p);
 /*
  * Add (or replace) a provider named "replay" serving the cassette file,
- * as `--replay FILE` does; returns it.  Cannot fail.
+ * as `--replay FILE` does; returns it.  Cannot fail.  Adding may move
+ * ps->v: pointers from cdt_providers_find taken before are stale.
  */
 struct cdt_provider *cdt_providers_add_replay(struct cdt_providers *ps,
 					      const char *file);
@@ -135,8 +136,9 @@ struct cdt_chat_result {
 				   "tool_use", or the provider's word */
 	long tokens_in;		/* -1 when unknown */
 	long tokens_out;
-	long ttfb_ms;
-	long latency_ms;
+	long ttfb_ms;		/* to the first text delta, else to the
+				   first response byte; -1 when none */
+	long latency_ms;	/* the whole attempt */
 	long http_status;	/* 0 when no response */
 	int status;		/* 0, or the exit code this failure maps to */
 	const char *err_class;	/* NULL on success, else a DESIGN §6 class:
