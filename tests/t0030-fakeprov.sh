@@ -291,7 +291,7 @@ t_case 'family, name, match and repeat select script lines' '
 	want_eq "$(hits ".prefix == \"/b\" and .rule == 2")" 1
 '
 
-t_case 'an appended line is served; consumed lines are not replayed' '
+t_case 'appending keeps the queue; writing the file anew starts it over' '
 	fake && script "{\"family\":\"openai\",\"status\":500}" &&
 	oai "$OAI_J" && is_status 500 &&
 	oai "$OAI_J" && is_status 200 &&
@@ -300,7 +300,13 @@ t_case 'an appended line is served; consumed lines are not replayed' '
 	echo >>fp/script.jsonl &&
 	oai "$OAI_J" && is_status 502 && oai "$OAI_J" && is_status 200 &&
 	rm fp/script.jsonl && script "{\"family\":\"openai\",\"status\":500}" &&
-	oai "$OAI_J" && is_status 500
+	oai "$OAI_J" && is_status 500 && oai "$OAI_J" && is_status 200 &&
+	sleep 0.01 && echo "{\"family\":\"openai\",\"status\":500}" >fp/script.jsonl &&
+	oai "$OAI_J" && is_status 500 && oai "$OAI_J" && is_status 200 &&
+	echo "{\"family\":\"openai\",\"status\":501}" >fp/script.jsonl &&
+	oai "$OAI_J" && is_status 501 &&
+	echo "not json" >>fp/script.jsonl && oai "$OAI_J" && is_status 200 &&
+	t_grep "script line 2: not JSON" fp/server.log
 '
 
 t_case 'default.json makes a provider fail until it goes' '
