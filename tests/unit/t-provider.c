@@ -193,6 +193,76 @@ static const struct stream_case streams[] = {
 	  "stream_broken", "Par", "", -1, -1, "llama3.2" },
 	{ "ollama-no-done.ndjson", CDT_WIRE_OLLAMA, 75, "stream_broken",
 	  "Hi there", "", -1, -1, "llama3.2" },
+	/* The fake provider's transcripts (tests/fixtures/transcripts). */
+#define T "../transcripts/"
+	{ T "anthropic-hello.sse", CDT_WIRE_ANTHROPIC, 0, NULL,
+	  "Hello there!", "end_turn", 12, 4, "claude-sonnet-4-5" },
+	{ T "anthropic-utf8.sse", CDT_WIRE_ANTHROPIC, 0, NULL,
+	  "h\xc3\xa9llo \xe4\xb8\x96\xe7\x95\x8c \xf0\x9f\x98\x80\n",
+	  "end_turn", 9, 7, "claude-sonnet-4-5" },
+	{ T "anthropic-thinking.sse", CDT_WIRE_ANTHROPIC, 0, NULL, "Hi!",
+	  "end_turn", 820, 15, "claude-sonnet-4-5" },
+	{ T "anthropic-max-tokens.sse", CDT_WIRE_ANTHROPIC, 0, NULL,
+	  "FILE: a.c\n```c\nint main(void)", "max_tokens", 12, 10,
+	  "claude-sonnet-4-5" },
+	{ T "anthropic-error-midstream.sse", CDT_WIRE_ANTHROPIC, 75,
+	  "stream_broken", "Partial ans", "", 12, 1, "claude-sonnet-4-5" },
+	{ T "openai-hello.sse", CDT_WIRE_OPENAI, 0, NULL, "Hello there!",
+	  "end_turn", 9, 3, "gpt-4o-mini-2024-07-18" },
+	{ T "openai-no-usage.sse", CDT_WIRE_OPENAI, 0, NULL,
+	  "h\xc3\xa9llo \xe4\xb8\x96\xe7\x95\x8c \xf0\x9f\x98\x80",
+	  "end_turn", -1, -1, "gpt-4o-mini-2024-07-18" },
+	{ T "openai-length.sse", CDT_WIRE_OPENAI, 0, NULL,
+	  "FILE: a.c\n```c\nint", "max_tokens", 9, 5,
+	  "gpt-4o-mini-2024-07-18" },
+	{ T "openai-error-midstream.sse", CDT_WIRE_OPENAI, 75,
+	  "stream_broken", "Partial ans", "", -1, -1,
+	  "gpt-4o-mini-2024-07-18" },
+	{ T "kimi-usage-in-choice.sse", CDT_WIRE_OPENAI, 0, NULL,
+	  "Hello there!", "end_turn", 39, 211, "kimi-k2-0711-preview" },
+	{ T "kimi-reasoning.sse", CDT_WIRE_OPENAI, 0, NULL, "Hi!",
+	  "end_turn", 12, 9, "kimi-k2-0711-preview" },
+	{ T "gemini-hello.sse", CDT_WIRE_GEMINI, 0, NULL, "Hello there!",
+	  "end_turn", 5, 3, "gemini-2.5-flash" },
+	{ T "gemini-crlf-utf8.sse", CDT_WIRE_GEMINI, 0, NULL,
+	  "h\xc3\xa9llo \xe4\xb8\x96\xe7\x95\x8c \xf0\x9f\x98\x80",
+	  "end_turn", 5, 5, "gemini-2.5-flash" },
+	{ T "gemini-max-tokens.sse", CDT_WIRE_GEMINI, 0, NULL,
+	  "FILE: a.c\n```c\nint", "max_tokens", 5, 8, "gemini-2.5-flash" },
+	{ T "gemini-thought-signature.sse", CDT_WIRE_GEMINI, 0, NULL, "Hi!",
+	  "end_turn", 5, 22, "gemini-2.5-flash" },
+	{ T "gemini-blocked.sse", CDT_WIRE_GEMINI, 0, NULL, "",
+	  "content_filter", 8, -1, "gemini-2.5-flash" },
+	{ T "ollama-hello.ndjson", CDT_WIRE_OLLAMA, 0, NULL, "Hello there!",
+	  "end_turn", 12, 3, "llama3.2" },
+	{ T "ollama-length.ndjson", CDT_WIRE_OLLAMA, 0, NULL,
+	  "FILE: a.c\n```c\nint", "max_tokens", 12, 8, "llama3.2" },
+	{ T "ollama-error-midstream.ndjson", CDT_WIRE_OLLAMA, 75,
+	  "stream_broken", "Partial ans", "", -1, -1, "llama3.2" },
+};
+
+/* The fake's error bodies, as they come with their status. */
+static const struct {
+	const char *file;
+	long status;
+	const char *cls;
+	double ra;
+} error_bodies[] = {
+	{ T "anthropic-429.json", 429, "rate_limited", -1 },
+	{ T "anthropic-529.json", 529, "overloaded", -1 },
+	{ T "anthropic-spend-limit.json", 429, "quota", -1 },
+	{ T "anthropic-context-window.json", 400, "context_window", -1 },
+	{ T "openai-429.json", 429, "rate_limited", -1 },
+	{ T "openai-insufficient-quota.json", 429, "quota", -1 },
+	{ T "openai-context-window.json", 400, "context_window", -1 },
+	{ T "kimi-429.json", 429, "rate_limited", -1 },
+	{ T "kimi-quota.json", 429, "quota", -1 },
+	{ T "gemini-429-retryinfo.json", 429, "rate_limited", 37 },
+	{ T "gemini-429-daily.json", 429, "quota", -1 },
+	{ T "gemini-503.json", 503, "overloaded", -1 },
+	{ T "gemini-400-key-invalid.json", 400, "auth", -1 },
+	{ T "ollama-404.json", 404, "not_found", -1 },
+#undef T
 };
 
 static bool
@@ -283,6 +353,23 @@ test_streams(void)
 			ok(parse_as(c, v.buf, v.len, 1, "CR bytewise"),
 			   "%s: lone CR line ends", c->file);
 		}
+	}
+	for (size_t i = 0; i < CDT_ARRAY_SIZE(error_bodies); i++) {
+		struct cdt_chat_result r;
+		cdt_chat_result_init(&r);
+		if (fixture(error_bodies[i].file, &b)) {
+			ok(0, "%s: fixture readable", error_bodies[i].file);
+			continue;
+		}
+		cdt_provider_classify_test(CDT_WIRE_OPENAI,
+					   error_bodies[i].status,
+					   "application/json", b.buf, b.len,
+					   -1, &r);
+		ok(r.err_class && !strcmp(r.err_class, error_bodies[i].cls) &&
+		   r.retry_after_s == error_bodies[i].ra && r.err_msg[0],
+		   "%s with %ld: %s", error_bodies[i].file,
+		   error_bodies[i].status, error_bodies[i].cls);
+		cdt_chat_result_release(&r);
 	}
 	cdt_buf_release(&v);
 	cdt_buf_release(&b);
