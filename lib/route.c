@@ -196,7 +196,8 @@ cdt_route_cfg_load(const struct cdt_cfg *cfg_in, struct cdt_route_cfg *rc)
 				  "1000 (1 opens on the first failure)");
 	else if (rc->reset_ms <= 0)
 		rc_ = cdt_cfg_err(cfg, EX_CONFIG, "routing.breaker.reset",
-				  "'routing.breaker.reset' must be more than 0");
+				  "'routing.breaker.reset' must be more than "
+				  "0");
 	else if (rc->max_reset_ms < rc->reset_ms)
 		rc_ = cdt_cfg_err(cfg, EX_CONFIG, "routing.breaker.max_reset",
 				  "'routing.breaker.max_reset' must be at "
@@ -1308,274 +1309,329 @@ set_reason(struct cdt_route_result *out, const struct plan *pl,
 		snprintf(out->reason, sizeof(out->reason), "%s", pl->strategy);
 }
 
+/* One routing of one request. */
+struct run {
+	struct cdt_store *st;
+	const struct cdt_route_cfg *rc;
+	const struct cdt_route_opts *o;
+	struct plan pl;
+	char owner[96];
+	cdt_route_attempt_fn attempt;
+	void *actx;
+	double in_calls;	/* ms inside provider calls */
+	double waited;		/* ms of backoff and Retry-After waits */
+	double waited_ra;	/* the part spent on Retry-After (max_wait) */
+	const char *fell_back;	/* the class that made us move on */
+	long ctx_need;		/* after a context_window failure: more */
+	int stop;		/* a verdict that ends the routing */
+	const char *last_tried;
+};
+
+/*
+ * Is the candidate still callable now, and how?  Takes the half-open
+ * trial when it is due.  false: skip it (c->skip says why).
+ */
+static bool
+admit(struct run *r, struct cand *c, bool fresh, enum how *how)
+{
+	bool force = r->o && r->o->force;
+	*how = H_NORMAL;
+	if (!fresh) {
+		/* Time has passed since the plan: look again. */
+		if (brk_read(r->st, c->p->name, &c->b))
+			return false;
+		c->av = brk_avail(&c->b, wall_ms(), &c->ready_at);
+		if (!force && skip_reason(c->av)) {
+			c->skip = skip_reason(c->av);
+			return false;
+		}
+	}
+	if (c->av == AV_TRIAL) {
+		bool won = false;
+		long to = c->p->timeout_ms > 0 ? c->p->timeout_ms :
+			r->rc->timeout_ms;
+		if (take_trial(r->st, c->p->name, r->owner,
+			       to + LEASE_MARGIN_MS, &won))
+			return false;
+		if (won) {
+			*how = H_TRIAL;
+		} else if (force) {
+			*how = H_FORCED;
+		} else {
+			brk_read(r->st, c->p->name, &c->b);
+			c->av = brk_avail(&c->b, wall_ms(), &c->ready_at);
+			c->skip = "breaker_half_open";
+			return false;
+		}
+	} else if (c->av != AV_OK) {
+		*how = H_FORCED;
+	}
+	return true;
+}
+
+/*
+ * After a failed attempt at candidate i: how long to wait before trying
+ * it again, or -1 to move on (r->stop set when nothing else may be
+ * tried).
+ */
+static long
+next_step(struct run *r, size_t i, const struct cdt_chat_result *res,
+	  const char *cls, int status, enum how how, int n)
+{
+	const struct cdt_route_cfg *rc = r->rc;
+	struct cand *c = &r->pl.v[i];
+
+	if (!strcmp(cls, "cancelled")) {
+		/* The reader stopped it: its status. */
+		r->stop = status ? status : EX_SOFTWARE;
+		return -1;
+	}
+	if (res->output_began) {
+		/* Bytes went downstream: nothing can be spliced after. */
+		r->stop = EX_TEMPFAIL;
+		return -1;
+	}
+	if (!strcmp(cls, "bad_request")) {
+		r->stop = EX_DATAERR;
+		return -1;
+	}
+	if (!strcmp(cls, "context_window")) {
+		r->ctx_need = c->window > 0 ? c->window : r->pl.est_tokens;
+		if (!rc->fallback_on_error)
+			r->stop = EX_DATAERR;
+		return -1;
+	}
+	if (!strcmp(cls, "auth") || !strcmp(cls, "not_found") ||
+	    !strcmp(cls, "quota")) {
+		if (!rc->fallback_on_error)
+			r->stop = !strcmp(cls, "auth") ? EX_NOPERM :
+				!strcmp(cls, "quota") ? EX_UNAVAILABLE :
+				EX_CONFIG;
+		return -1;
+	}
+	if (!strcmp(cls, "timeout") || !strcmp(cls, "connect") ||
+	    !strcmp(cls, "stream_broken")) {
+		/* A cut before the first byte is a dead connection too:
+		   the next provider, at once. */
+		if (!rc->fallback_on_timeout)
+			r->stop = EX_UNAVAILABLE;
+		return -1;
+	}
+	if (!strcmp(cls, "rate_limited")) {
+		if (how == H_TRIAL || plan_has_usable(&r->pl, i + 1))
+			return -1;
+		double ra = res->retry_after_s >= 0 ? res->retry_after_s :
+			RATE_BLOCK_MS / 1000.0;
+		long w = (long)ceil(ra * 1000);
+		if (n >= rc->max_retries || r->waited_ra + w > rc->max_wait_ms)
+			return -1;
+		r->waited_ra += w;
+		return w;
+	}
+	if (!strcmp(cls, "overloaded") || !strcmp(cls, "server")) {
+		/* Retried while the breaker stays closed. */
+		if (how != H_TRIAL && n < rc->max_retries &&
+		    is_state(&c->b, "closed")) {
+			long w = backoff_delay(rc, n);
+			if (res->retry_after_s < 0)
+				return w;
+			long ra = (long)ceil(res->retry_after_s * 1000);
+			if (ra <= w)
+				return w;
+			if (r->waited_ra + ra - w <= rc->max_wait_ms) {
+				r->waited_ra += ra - w;
+				return ra;
+			}
+		}
+		if (!rc->fallback_on_error)
+			r->stop = EX_UNAVAILABLE;
+		return -1;
+	}
+	/* config, internal: nothing another provider fixes */
+	r->stop = status ? status : EX_SOFTWARE;
+	return -1;
+}
+
+/* Candidate i, with its retries; true when it served. */
+static bool
+try_cand(struct run *r, size_t i, const struct cdt_chat_req *req,
+	 cdt_delta_cb cb, void *ctx, struct cdt_route_result *out)
+{
+	struct cand *c = &r->pl.v[i];
+	struct cdt_chat_req rq = *req;
+	enum how how;
+
+	if (!admit(r, c, r->last_tried == NULL, &how))
+		return false;
+	attempt_deadlines(c->p, r->rc, &rq);
+	rq.model = c->model;
+	c->tried = true;
+	r->last_tried = c->p->name;
+	for (int n = 0;; n++) {
+		struct cdt_chat_result *res = &out->chat;
+		cdt_chat_result_release(res);
+		cdt_chat_result_init(res);
+		double a0 = mono_ms();
+		/* The adapter reports nothing; the router does. */
+		cdt_err_quiet(true);
+		int s = r->attempt(r->actx, c->p, &rq, cb, ctx, res);
+		cdt_err_quiet(false);
+		double spent = mono_ms() - a0;
+		long dur = (long)(spent + 0.5);
+		r->in_calls += spent;
+		c->nattempts++;
+		const char *cls = class_of(res, s);
+		double cost = cls ? -1 : cdt_route_cost(c->p, res->model[0] ?
+							res->model : c->model,
+							res->tokens_in,
+							res->tokens_out);
+		out->attempts = jv_array_append(out->attempts,
+			attempt_record(c, res, cls, dur, how));
+		settle(r->st, r->rc, c, how, r->owner, res, cls, dur, cost);
+		if (!cls) {
+			c->served = true;
+			out->provider = c->p;
+			out->cost_usd = cost;
+			set_reason(out, &r->pl, r->fell_back, how);
+			return true;
+		}
+		describe(c, res, cls);
+		long w = next_step(r, i, res, cls, s, how, n);
+		if (w < 0)
+			break;
+		sleep_ms(w);
+		r->waited += w;
+	}
+	r->fell_back = c->last_cls;
+	return false;
+}
+
+/* A DESIGN class for "no provider could serve": what stood in the way. */
+static const char *
+unavailable_class(const struct run *r, const struct cdt_route_result *out)
+{
+	static const char *const provider_classes[] = {
+		"rate_limited", "quota", "overloaded", "server", "timeout",
+		"connect", "stream_broken", "auth",
+	};
+	const char *k = out->chat.err_class;
+	if (r->last_tried && k &&
+	    in_list(provider_classes, CDT_ARRAY_SIZE(provider_classes), k))
+		return k;
+	for (size_t i = 0; i < r->pl.n; i++) {
+		k = r->pl.v[i].b.last_error;
+		if (r->pl.v[i].skip && *k &&
+		    in_list(provider_classes, CDT_ARRAY_SIZE(provider_classes),
+			    k))
+			return k;
+	}
+	return "overloaded";
+}
+
+/* Nobody served: say why, once, naming what was tried. */
+static int
+verdict(struct run *r, const struct cdt_route_result *out)
+{
+	struct cdt_buf story = CDT_BUF_INIT;
+	const struct plan *pl = &r->pl;
+	int64_t now = wall_ms(), at = 0;
+	int tried = 0, auth = 0, temp = 0, ctxw = 0, nf = 0, code;
+	const char *cls = out->chat.err_class ? out->chat.err_class :
+		"internal";
+
+	for (size_t i = 0; i < pl->n; i++) {
+		const char *k = pl->v[i].last_cls;
+		if (!pl->v[i].tried || !k)
+			continue;
+		tried++;
+		if (!strcmp(k, "auth"))
+			auth++;
+		else if (!strcmp(k, "context_window"))
+			ctxw++;
+		else if (!strcmp(k, "not_found"))
+			nf++;
+		else if (counts_as_failure(k) || !strcmp(k, "rate_limited") ||
+			 !strcmp(k, "quota"))
+			temp++;
+	}
+	if (!tried)
+		return plan_refuse(pl, r->rc);
+	plan_story(pl, now, &story);
+	if (r->stop == EX_TEMPFAIL)
+		code = cdt_err_class(EX_TEMPFAIL, "stream_broken", "the reply "
+				     "broke after output began (%s)",
+				     story.buf);
+	else if (r->stop == EX_DATAERR)
+		code = cdt_err_class(EX_DATAERR, cls, "%s rejected the "
+				     "request: %s", r->last_tried,
+				     out->chat.err_msg[0] ?
+				     out->chat.err_msg : story.buf);
+	else if (r->stop && r->stop != EX_UNAVAILABLE &&
+		 r->stop != EX_NOPERM)
+		code = cdt_err_class(r->stop, cls, "%s", story.buf);
+	else if (auth == tried)
+		code = cdt_err_class(EX_NOPERM, "auth", "every provider tried "
+				     "rejected its key (%s)", story.buf);
+	else if (!temp && ctxw && !nf)
+		code = cdt_err_class(EX_DATAERR, "context_window", "the "
+				     "request is too long for every provider "
+				     "left (%s)", story.buf);
+	else if (!temp && nf)
+		code = cdt_err_class(EX_CONFIG, "not_found", "no provider has "
+				     "the model (%s)", story.buf);
+	else {
+		if (!plan_ready_at(pl, now, r->rc->backoff_ms, &at))
+			at = now;
+		code = cdt_err_retry(EX_UNAVAILABLE, unavailable_class(r, out),
+				     secs_until(at, now), "no provider could "
+				     "serve (%s); retry in %.0f s", story.buf,
+				     secs_until(at, now));
+	}
+	cdt_buf_release(&story);
+	return code;
+}
+
 int
 cdt_route_send(struct cdt_store *st, struct cdt_providers *ps,
 	       const struct cdt_route_cfg *rc, const struct cdt_route_opts *o,
 	       const struct cdt_chat_req *req, cdt_delta_cb cb, void *ctx,
 	       struct cdt_route_result *out)
 {
-	struct plan pl;
-	char owner[96];
-	double t0 = mono_ms(), in_calls = 0, waited = 0, waited_ra = 0;
-	cdt_route_attempt_fn attempt = o && o->attempt ? o->attempt :
-		default_attempt;
-	void *actx = o ? o->attempt_ctx : NULL;
-	const char *fell_back = NULL;	/* the class that made us move on */
-	long ctx_need = -1;		/* after a context_window failure */
-	int stop = 0;			/* a verdict that ends the routing */
-	const char *last_tried = NULL;
-	int code = 0;
+	struct run r = {
+		.st = st, .rc = rc, .o = o, .ctx_need = -1,
+		.attempt = o && o->attempt ? o->attempt : default_attempt,
+		.actx = o ? o->attempt_ctx : NULL,
+	};
+	double t0 = mono_ms();
 	bool served = false;
 
-	code = plan_build(st, ps, rc, o, req, wall_ms(), &pl);
+	int code = plan_build(st, ps, rc, o, req, wall_ms(), &r.pl);
 	if (code)
 		goto out;
-	if (!plan_has_usable(&pl, 0)) {
-		code = plan_refuse(&pl, rc);
+	if (!plan_has_usable(&r.pl, 0)) {
+		code = plan_refuse(&r.pl, rc);
 		goto out;
 	}
-	owner_id(owner);
-
-	for (size_t i = 0; i < pl.n && !served && !stop; i++) {
-		struct cand *c = &pl.v[i];
-		enum how how = H_NORMAL;
+	owner_id(r.owner);
+	for (size_t i = 0; i < r.pl.n && !served && !r.stop; i++) {
+		struct cand *c = &r.pl.v[i];
 		if (c->skip)
 			continue;
-		if (ctx_need >= 0 && !(c->window > ctx_need)) {
+		if (r.ctx_need >= 0 && !(c->window > r.ctx_need)) {
 			c->skip = "context_window";
 			continue;
 		}
-		/* Time has passed since the plan: look again. */
-		if (i > 0) {
-			int64_t now = wall_ms();
-			if (brk_read(st, c->p->name, &c->b)) {
-				code = EX_TEMPFAIL;
-				goto out;
-			}
-			c->av = brk_avail(&c->b, now, &c->ready_at);
-			if (!(o && o->force) && skip_reason(c->av)) {
-				c->skip = skip_reason(c->av);
-				continue;
-			}
-		}
-		if (c->av == AV_TRIAL) {
-			bool won = false;
-			long to = c->p->timeout_ms > 0 ? c->p->timeout_ms :
-				rc->timeout_ms;
-			if (take_trial(st, c->p->name, owner,
-				       to + LEASE_MARGIN_MS, &won)) {
-				code = EX_TEMPFAIL;
-				goto out;
-			}
-			if (won) {
-				how = H_TRIAL;
-			} else if (o && o->force) {
-				how = H_FORCED;
-			} else {
-				brk_read(st, c->p->name, &c->b);
-				c->av = brk_avail(&c->b, wall_ms(),
-						  &c->ready_at);
-				c->skip = "breaker_half_open";
-				continue;
-			}
-		} else if (c->av != AV_OK) {
-			how = H_FORCED;
-		}
-
-		struct cdt_chat_req rq = *req;
-		attempt_deadlines(c->p, rc, &rq);
-		rq.model = c->model;
-		c->tried = true;
-		last_tried = c->p->name;
-		for (int n = 0;; n++) {
-			cdt_chat_result_release(&out->chat);
-			cdt_chat_result_init(&out->chat);
-			struct cdt_chat_result *res = &out->chat;
-			double a0 = mono_ms();
-			/* The adapter reports nothing; the router does. */
-			cdt_err_quiet(true);
-			int s = attempt(actx, c->p, &rq, cb, ctx, res);
-			cdt_err_quiet(false);
-			long dur = (long)(mono_ms() - a0 + 0.5);
-			in_calls += mono_ms() - a0;
-			c->nattempts++;
-			const char *cls = class_of(res, s);
-			double cost = cls ? -1 :
-				cdt_route_cost(c->p, res->model[0] ?
-					       res->model : c->model,
-					       res->tokens_in,
-					       res->tokens_out);
-			out->attempts = jv_array_append(out->attempts,
-				attempt_record(c, res, cls, dur, how));
-			settle(st, rc, c, how, owner, res, cls, dur, cost);
-			if (!cls) {
-				served = true;
-				c->served = true;
-				out->provider = c->p;
-				out->cost_usd = cost;
-				set_reason(out, &pl, fell_back, how);
-				break;
-			}
-			describe(c, res, cls);
-			if (!strcmp(cls, "cancelled")) {
-				/* The reader stopped it: its status. */
-				stop = s ? s : EX_SOFTWARE;
-				break;
-			}
-			if (res->output_began) {
-				/* Bytes went downstream: nothing can be
-				   spliced after them. */
-				stop = EX_TEMPFAIL;
-				break;
-			}
-			if (!strcmp(cls, "bad_request")) {
-				stop = EX_DATAERR;
-				break;
-			}
-			if (!strcmp(cls, "context_window")) {
-				ctx_need = c->window > 0 ? c->window :
-					pl.est_tokens;
-				if (!rc->fallback_on_error)
-					stop = EX_DATAERR;
-				break;
-			}
-			if (!strcmp(cls, "auth") ||
-			    !strcmp(cls, "not_found") ||
-			    !strcmp(cls, "quota")) {
-				if (!rc->fallback_on_error)
-					stop = !strcmp(cls, "auth") ?
-						EX_NOPERM : !strcmp(cls,
-						"quota") ? EX_UNAVAILABLE :
-						EX_CONFIG;
-				break;
-			}
-			if (!strcmp(cls, "timeout") ||
-			    !strcmp(cls, "connect") ||
-			    !strcmp(cls, "stream_broken")) {
-				/* A cut before the first byte is a dead
-				   connection: the next provider, at once. */
-				if (!rc->fallback_on_timeout)
-					stop = EX_UNAVAILABLE;
-				break;
-			}
-			if (!strcmp(cls, "rate_limited")) {
-				if (how == H_TRIAL ||
-				    plan_has_usable(&pl, i + 1))
-					break;
-				double ra = res->retry_after_s >= 0 ?
-					res->retry_after_s :
-					RATE_BLOCK_MS / 1000.0;
-				long w = (long)ceil(ra * 1000);
-				if (n >= rc->max_retries ||
-				    waited_ra + w > rc->max_wait_ms)
-					break;
-				sleep_ms(w);
-				waited += w;
-				waited_ra += w;
-				continue;
-			}
-			if (counts_as_failure(cls)) {
-				/* Retry while the breaker stays closed. */
-				if (how == H_TRIAL || n >= rc->max_retries ||
-				    !is_state(&c->b, "closed"))
-					goto next;
-				long w = backoff_delay(rc, n);
-				if (res->retry_after_s >= 0) {
-					long ra = (long)ceil(
-						res->retry_after_s * 1000);
-					if (waited_ra + ra > rc->max_wait_ms)
-						goto next;
-					if (ra > w) {
-						waited_ra += ra - w;
-						w = ra;
-					}
-				}
-				sleep_ms(w);
-				waited += w;
-				continue;
-next:
-				if (!rc->fallback_on_error)
-					stop = EX_UNAVAILABLE;
-				break;
-			}
-			/* config, internal: nothing another provider fixes */
-			stop = s ? s : EX_SOFTWARE;
-			break;
-		}
-		if (!served && c->last_cls)
-			fell_back = c->last_cls;
+		served = try_cand(&r, i, req, cb, ctx, out);
 	}
-
-	if (served)
-		goto out;
-	/* Why nobody served, once, with what was tried. */
-	{
-		struct cdt_buf story = CDT_BUF_INIT;
-		int64_t now = wall_ms(), at = 0;
-		int tried = 0, auth = 0, temp = 0, ctxw = 0, nf = 0;
-		for (size_t i = 0; i < pl.n; i++) {
-			const char *k = pl.v[i].last_cls;
-			if (!pl.v[i].tried || !k)
-				continue;
-			tried++;
-			if (!strcmp(k, "auth"))
-				auth++;
-			else if (!strcmp(k, "context_window"))
-				ctxw++;
-			else if (!strcmp(k, "not_found"))
-				nf++;
-			else if (counts_as_failure(k) ||
-				 !strcmp(k, "rate_limited") ||
-				 !strcmp(k, "quota"))
-				temp++;
-		}
-		plan_story(&pl, now, &story);
-		const char *cls = out->chat.err_class ? out->chat.err_class :
-			"unavailable";
-		if (!tried) {
-			code = plan_refuse(&pl, rc);
-		} else if (stop == EX_TEMPFAIL) {
-			code = cdt_err_class(EX_TEMPFAIL, "stream_broken",
-					     "the reply broke after output "
-					     "began (%s)", story.buf);
-		} else if (stop == EX_DATAERR) {
-			code = cdt_err_class(EX_DATAERR, cls, "%s rejected the "
-					     "request: %s", last_tried ? last_tried : "the provider",
-					     out->chat.err_msg[0] ?
-					     out->chat.err_msg : story.buf);
-		} else if (stop && stop != EX_UNAVAILABLE &&
-			   stop != EX_NOPERM) {
-			code = cdt_err_class(stop, cls, "%s", story.buf);
-		} else if (auth == tried && !temp) {
-			code = cdt_err_class(EX_NOPERM, "auth", "every provider "
-					     "tried rejected its key (%s)",
-					     story.buf);
-		} else if (!temp && ctxw && !auth && !nf) {
-			code = cdt_err_class(EX_DATAERR, "context_window",
-					     "the request is too long for every "
-					     "provider left (%s)", story.buf);
-		} else if (!temp && nf && !auth) {
-			code = cdt_err_class(EX_CONFIG, "not_found",
-					     "no provider has the model (%s)",
-					     story.buf);
-		} else {
-			if (!plan_ready_at(&pl, now, rc->backoff_ms, &at))
-				at = now;
-			code = cdt_err_retry(EX_UNAVAILABLE, "unavailable",
-					     secs_until(at, now),
-					     "no provider could serve (%s)",
-					     story.buf);
-		}
-		cdt_buf_release(&story);
-	}
+	if (!served)
+		code = verdict(&r, out);
 out:
 	{
-		double total = mono_ms() - t0;
-		double over = total - in_calls - waited;
+		double over = mono_ms() - t0 - r.in_calls - r.waited;
 		out->router_overhead_ms = over > 0 ? (long)(over + 0.5) : 0;
-		out->wait_ms = (long)waited;
+		out->wait_ms = (long)r.waited;
 	}
-	plan_release(&pl);
+	plan_release(&r.pl);
 	return code;
 }
 
@@ -1801,7 +1857,8 @@ cdt_route_check(jv records)
 		const char *h = cdt_record_str(r, "health");
 		if (h && strcmp(h, "unconfigured")) {
 			configured++;
-			jv a = jv_object_get(jv_copy(r), jv_string("available"));
+			jv a = jv_object_get(jv_copy(r),
+					     jv_string("available"));
 			if (jv_get_kind(a) == JV_KIND_TRUE)
 				avail++;
 			jv_free(a);
