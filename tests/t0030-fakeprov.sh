@@ -284,6 +284,10 @@ t_case 'family, name, match and repeat select script lines' '
 	for want in 500 500 200; do
 		PFX=/a oai "$OAI_J" && is_status $want || exit 1
 	done &&
+	script "{\"family\":\"kimi\",\"status\":502}" \
+		"{\"family\":\"openai\",\"status\":504}" &&
+	oai "$OAI_J" && is_status 504 &&
+	PFX=/kimi KEY=sk-kimi oai "$OAI_J" && is_status 502 &&
 	PFX=/b oai "$OAI_J" && is_status 503 &&
 	PFX=/b oai "$OAI_J" && is_status 200 &&
 	oai "$OAI_J" && is_status 200 &&
@@ -336,10 +340,13 @@ t_case 'cut stream: 2 events, then the connection closes (curl sees it)' '
 	t_fails 18 ant "$ANT_J" 2>err && test "$(wc -c <body)" -eq 20
 '
 
-t_case 'drop: the request is read, no response at all' '
-	fake && script "{\"family\":\"openai\",\"drop\":true}" &&
+t_case 'drop: no response at all; cut_after 0: the headers only' '
+	fake && script "{\"family\":\"openai\",\"drop\":true}" \
+		"{\"family\":\"gemini\",\"cut_after\":0}" &&
 	t_fails 52 oai "$OAI_S" 2>err &&
-	want_eq "$(hits ".status == 0")" 1
+	want_eq "$(hits ".status == 0")" 1 &&
+	t_fails 18 gem "streamGenerateContent?alt=sse" 2>err &&
+	is_status 200 && test ! -s body
 '
 
 t_case 'mid-stream errors in each provider shape' '
