@@ -1,6 +1,7 @@
 #include "compat.h"
 #include <stdarg.h>
 #include "buf.h"
+#include "codec.h"
 #include "extract.h"
 #include "hash.h"
 #include "path.h"
@@ -196,15 +197,17 @@ file_block(struct parser *p, const char *path, long hno, size_t fence)
 		     "'%.*s')", path, hno, (int)fence, "````````````````");
 		goto out;
 	}
+	/* Size and digest of the content as recorded: libjq turns invalid
+	   UTF-8 into U+FFFD, and that is what a writer will write. */
 	char hex[CDT_SHA256_HEX_LEN + 1];
-	cdt_sha256_hex(content.buf, content.len, hex);
+	jv c = jv_string_sized(content.buf, (int)content.len);
+	size_t n = (size_t)jv_string_length_bytes(jv_copy(c));
+	cdt_sha256_hex(jv_string_value(c), n, hex);
 	jv r = cdt_record_new("file");
 	r = jv_object_set(r, jv_string("path"), jv_string(path));
 	r = jv_object_set(r, jv_string("node_type"), jv_string("file"));
-	r = jv_object_set(r, jv_string("content"),
-			  jv_string_sized(content.buf, (int)content.len));
-	r = jv_object_set(r, jv_string("size"),
-			  jv_number((double)content.len));
+	r = jv_object_set(r, jv_string("content"), c);
+	r = jv_object_set(r, jv_string("size"), jv_number((double)n));
 	r = jv_object_set(r, jv_string("sha256"), jv_string(hex));
 	r = common_fields(p, r, path);
 	p->out = jv_array_append(p->out, r);
@@ -378,11 +381,72 @@ prose_fence(struct parser *p, const struct line *open, size_t fence)
 	return 0;
 }
 
+/* The length of the valid UTF-8 sequence at s, or 0. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t need;
+	unsigned char lo = 0x80, hi = 0xbf;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		need = 1;
+	else if (c >= 0xe0 && c <= 0xef)
+		need = 2;
+	else if (c >= 0xf0 && c <= 0xf4)
+		need = 3;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < need + 1 || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i <= need; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return need + 1;
+}
+
+/*
+ * Each byte of an invalid sequence as U+FFFD.  libjq would do the same
+ * when the text becomes a string, but may swallow the bytes after a bad
+ * lead byte, line ends included, and so move a block's end.
+ */
+static void
+clean_utf8(const char *text, size_t len, struct cdt_buf *out)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	cdt_buf_init(out, len * 3 + 16);
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_len(s + i, len - i);
+		if (n) {
+			cdt_buf_add(out, s + i, n);
+			i += n;
+		} else {
+			cdt_buf_add(out, "\xef\xbf\xbd", 3);
+			i++;
+		}
+	}
+}
+
 int
 cdt_extract(const char *text, size_t len, const struct cdt_extract_opts *o,
 	    jv *out, char *why, size_t whylen)
 {
 	char dummy[1];
+	struct cdt_buf clean = CDT_BUF_INIT;
+	if (!cdt_utf8_valid(text, len)) {
+		clean_utf8(text, len, &clean);
+		text = clean.buf;
+		len = clean.len;
+	}
 	struct parser p = { text, len, 0, 0, o, jv_array(), why, whylen };
 	struct line l;
 	int rc = 0;
@@ -409,6 +473,7 @@ cdt_extract(const char *text, size_t len, const struct cdt_extract_opts *o,
 				  "outside an EDIT block", l.no);
 	}
 out:
+	cdt_buf_release(&clean);
 	if (rc) {
 		jv_free(p.out);
 		return 1;

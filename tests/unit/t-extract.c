@@ -308,6 +308,24 @@ test_why_buffer(void)
 	jv_free(out);
 }
 
+static void
+test_bad_utf8(void)
+{
+	jv out;
+	/* A bad lead byte right before a line end must not eat it. */
+	const char t[] = "FILE: a.txt\n```\nx\xf0\n```\n";
+	is_int(cdt_extract(t, sizeof(t) - 1, NULL, &out, why, sizeof(why)),
+	       0, "bad UTF-8 before a line end: parsed");
+	field_is(out, 0, "content", "x\xef\xbf\xbd\n",
+		 "bad UTF-8: U+FFFD for the byte, the line end kept");
+	field_is(out, 0, "sha256",
+		 "e9978a2ddf0afadb7110966cfc68d3d166d183d4b33ad4d0320794cd40cc1337",
+		 "bad UTF-8: the digest is of the recorded content");
+	jv_free(out);
+	refused("FILE: a\xff.txt\n```\nx\n```\n", "U+FFFD",
+		"a path that is not UTF-8");
+}
+
 int
 main(void)
 {
@@ -319,6 +337,7 @@ main(void)
 	test_malformed();
 	test_max_tokens();
 	test_why_buffer();
+	test_bad_utf8();
 	ok(strstr(cdt_extract_instructions, "<<<<<<< SEARCH") != NULL,
 	   "the instructions show the format");
 	return done_testing();
