@@ -69,6 +69,8 @@ struct chat {
 	char reply_id[CDT_UUID_LEN + 1];
 	bool deltas;
 	bool text_mode;
+	FILE *echo;		/* the REPL's terminal when stdout is not */
+	bool echoed;		/* the echo ended mid-line */
 	int bad_record;
 };
 
@@ -669,6 +671,11 @@ on_delta(void *arg, const char *text, size_t len)
 	struct chat *ch = arg;
 	if (interrupted)
 		return CHAT_INTERRUPTED;
+	if (ch->echo && len) {
+		fwrite(text, 1, len, ch->echo);
+		fflush(ch->echo);
+		ch->echoed = text[len - 1] != '\n';
+	}
 	if (!ch->deltas || !len || cdt_out_broken())
 		return 0;
 	jv d = cdt_record_new("delta");
@@ -848,9 +855,8 @@ turn(struct chat *ch, const char *text, size_t len, bool repl)
 	rc = cdt_route_send(ch->st, &ch->ps, &ch->rc, &ro, &req, on_delta, ch,
 			    &res);
 	cdt_err_quiet(false);
-	if (handler)
-		sigaction(SIGINT, &old_sa, NULL);
-	handler = false;
+	/* The handler stays until the turn is stored: a second Ctrl-C
+	   must not lose the part received. */
 	if (rc && !interrupted)
 		say_again();
 
@@ -1380,6 +1386,9 @@ repl(struct chat *ch, struct cdt_buf *pending)
 	}
 	rl_instream = tty ? tty : stdin;
 	rl_outstream = tty ? tty : stdout;
+	/* Records go to stdout: the person still reads the reply. */
+	if (!ch->text_mode && !isatty(1))
+		ch->echo = rl_outstream;
 	rl_readline_name = "cdt-chat";
 	rl_catch_signals = 0;
 	rl_catch_sigwinch = 1;
@@ -1433,6 +1442,9 @@ repl(struct chat *ch, struct cdt_buf *pending)
 		} else {
 			r = turn(ch, t, strlen(t), true);
 		}
+		if (ch->echo && ch->echoed)
+			fputc('\n', ch->echo);
+		ch->echoed = false;
 		/* A failed turn was reported; the REPL goes on. */
 		if (r)
 			cdt_err_clear();
@@ -1445,6 +1457,7 @@ repl(struct chat *ch, struct cdt_buf *pending)
 	clear_history();
 	cdt_buf_release(&hist);
 	cdt_buf_release(&text);
+	ch->echo = NULL;
 	if (tty)
 		fclose(tty);
 	rl_instream = NULL;

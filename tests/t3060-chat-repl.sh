@@ -157,6 +157,15 @@ t_case 'records on stdin are read first; the questions come from the terminal' '
 	t_cmp want got
 '
 
+t_case 'records on stdout: the reply is echoed on the terminal too' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	printf "%s\n" "expect > " "send piped\r" "expect echo: piped" "expect > " \
+		"send /quit\r" "exit 0" >steps &&
+	python3 "$PTY_PY" steps -- sh -c "cdt-chat -i --provider claude 2>err | cat >recs" &&
+	jq -r "[.type, .role, .content] | join(\" \")" recs >got &&
+	printf "message user piped\nmessage assistant echo: piped\n" >want && t_cmp want got
+'
+
 t_case 'a failed turn is reported and the REPL goes on' '
 	fp_start fp && trap fp_stop EXIT && fp_env &&
 	mkdir -p "$XDG_CONFIG_HOME/cdt" &&
