@@ -67,6 +67,14 @@ t_case 'send PROMPT: the assistant message from the first provider' '
 	[ "$(h a)" = 1 ] && [ "$(h b)" = 0 ] && t_lines 0 err
 '
 
+t_case 'S33 send: a model without a price costs null, never 0' '
+	fp_start fp && trap fp_stop EXIT && rt_config &&
+	cdt-route --provider c send hi >out &&
+	jq -e ".provider == \"c\" and .metadata.cost_usd == null and
+		.metadata.cost_known == false and
+		.metadata.tokens.input == 1" out
+'
+
 t_case 'send: raw stdin is the prompt, after the PROMPT words' '
 	fp_start fp && trap fp_stop EXIT && rt_config &&
 	printf "from stdin\n" | cdt-route send say >out &&

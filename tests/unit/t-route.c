@@ -497,7 +497,34 @@ test_server_retry_fallback(void)
 	is_int(hits("b"), 1, "S04 then b once");
 	is_int(nattempts(&res), 4, "S04 four attempts, in order");
 	is_str(attempt_str(&res, 3, "provider"), "b", "S04 b last");
+	/* 40 ms then 80 ms, each times a factor in [0.75, 1] */
+	ok(res.wait_ms >= 89 && res.wait_ms <= 121,
+	   "S04 backoff 0.5x2^n with jitter (%ld ms for 40+80)", res.wait_ms);
 	cdt_route_result_release(&res);
+
+	fresh();
+	script("a", FRA("overloaded", 503, 0.3));
+	is_int(send_ex(NULL, NULL, NULL, false, NULL, &res), 0,
+	       "503 with Retry-After 0.3 s");
+	is_int(hits("a"), 2, "retried on a");
+	ok(res.wait_ms >= 300 && res.wait_ms < 400,
+	   "Retry-After is the backoff's floor (%ld ms)", res.wait_ms);
+	cdt_route_result_release(&res);
+
+	fresh();
+	script("a", FRA("overloaded", 503, 5));
+	is_int(send_ex(NULL, NULL, NULL, false, NULL, &res), 0,
+	       "503 with Retry-After past max_wait");
+	is_int(hits("a"), 1, "not retried");
+	is_int(hits("b"), 1, "falls back at once");
+	is_int(res.wait_ms, 0, "no wait");
+	cdt_route_result_release(&res);
+
+	fresh();
+	script("a", F("rate_limited", 429));
+	is_int(send1("a"), EX_UNAVAILABLE, "429 alone without Retry-After: "
+	       "the 5 s default is past max_wait: 69");
+	is_int((long)last_retry_after(), 5, "retry_after_s 5");
 }
 
 static void
