@@ -7,7 +7,7 @@ PKGS="gcc make pkg-config git jq perl python3 curl procps util-linux \
 libjq-dev libonig-dev libcurl4-openssl-dev libgit2-dev libyaml-dev libssl-dev \
 libreadline-dev libsqlite3-dev libargon2-dev libpq-dev \
 clang libclang-rt-14-dev mandoc bubblewrap bash-completion zsh fish \
-ca-certificates"
+ca-certificates awscli"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
