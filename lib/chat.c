@@ -52,6 +52,7 @@ struct chat {
 	double temperature;
 	const char *task;
 	const char *record_file;
+	bool replay;		/* --replay: the cassette is the provider */
 	/* The conversation. */
 	struct cdt_conv conv;
 	jv history;		/* message records, oldest first */
@@ -857,7 +858,12 @@ turn(struct chat *ch, const char *text, size_t len, bool repl)
 	cdt_err_quiet(false);
 	/* The handler stays until the turn is stored: a second Ctrl-C
 	   must not lose the part received. */
-	if (rc && !interrupted)
+	/* A replay has one provider and the cassette's words say more
+	   than the router's summary: the key that was missed. */
+	if (rc && !interrupted && ch->replay && rc == EX_CONFIG &&
+	    res.chat.err_msg[0])
+		cdt_err_class(rc, "config", "replay: %s", res.chat.err_msg);
+	else if (rc && !interrupted)
 		say_again();
 
 	const struct cdt_chat_result *r = &res.chat;
@@ -1151,6 +1157,7 @@ cdt_chat_send(struct cdt_ctx *ctx)
 		struct cdt_provider *p = cdt_providers_add_replay(&ch.ps,
 			cdt_opt(ctx, "replay"));
 		set_str(&ch.providers, p->name);
+		ch.replay = true;
 	}
 	if (rc)
 		goto out;
