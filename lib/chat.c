@@ -63,7 +63,7 @@ struct chat {
 	/* Context from stdin records and -f. */
 	struct cdt_buf context;
 	jv bases;		/* path -> sha256 of what the model saw */
-	jv exec_argv;		/* the command whose output is being joined */
+	jv exec_argv;		/* the command whose output is joined */
 	struct cdt_buf exec_out;
 	bool exec_open;
 	/* The turn under way. */

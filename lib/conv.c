@@ -220,7 +220,8 @@ row_record(jv row, const char *session_id)
 			  ms_to_rfc3339(jv_number_value(ts)) : jv_null());
 	jv_free(ts);
 	r = jv_object_set(r, jv_string("stop_reason"),
-			  jv_object_get(jv_copy(row), jv_string("stop_reason")));
+			  jv_object_get(jv_copy(row),
+					jv_string("stop_reason")));
 	jv partial = jv_object_get(jv_copy(row), jv_string("partial"));
 	r = jv_object_set(r, jv_string("partial"),
 			  jv_bool(jv_get_kind(partial) == JV_KIND_NUMBER &&

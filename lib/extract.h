@@ -34,7 +34,7 @@
 
 struct cdt_extract_opts {
 	const char *stop_reason;	/* "max_tokens" refuses; may be NULL */
-	const char *message_id;		/* copied into each record; or NULL */
+	const char *message_id;		/* into each record; or NULL */
 	jv bases;			/* object path -> sha256 of the
 					   context file; not consumed; any
 					   other kind means none */
