@@ -177,6 +177,14 @@ t_case 'a failed turn is reported and the REPL goes on' '
 	cdt-chat log >log && t_lines 2 log
 '
 
+t_case 'one turn on a terminal: the reply streams as text, no records' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	echo "{\"family\":\"anthropic\",\"text\":\"streamed to a person\",\"chunks\":3,\"delay_ms\":50}" >fp/script.jsonl &&
+	printf "%s\n" "expect streamed to a person" "exit 0" >steps &&
+	python3 "$PTY_PY" steps -- cdt-chat --provider claude "say it" &&
+	! grep -q "\"type\"" pty.out && ! grep -q "say it" pty.out
+'
+
 t_case '-i with --no-input is a usage error' '
 	t_fails 64 cdt-chat -i --no-input </dev/null >out 2>err
 '
