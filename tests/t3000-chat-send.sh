@@ -133,6 +133,23 @@ t_case 'CDT_PROVIDER sets the providers' '
 	sed -n 2p out | jq -e ".provider == \"gemini\""
 '
 
+t_case 'CDT_MODEL sets the model; -m wins over it' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	CDT_MODEL=ollama:tiny-model cdt-chat hi >out 2>err &&
+	jq -e ".model == \"tiny-model\"" fp/last-ollama.json &&
+	CDT_MODEL=ollama:tiny-model cdt-chat -m ollama:other hi >out 2>err &&
+	jq -e ".model == \"other\"" fp/last-ollama.json
+'
+
+t_case 'a bare model that one provider knows goes to that provider' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	m=$(cdt-chat models | jq -r "select(.provider == \"gemini\" and (.default | not)) | .model" | head -1) &&
+	[ -n "$m" ] &&
+	cdt-chat -m "$m" hi >out 2>err &&
+	sed -n 2p out | jq -e ".provider == \"gemini\"" &&
+	test "$(fp_hits ".family == \"gemini\"")" -eq 1
+'
+
 t_case 'unknown records are forwarded unchanged, first, in order' '
 	fp_start fp && trap fp_stop EXIT && fp_env &&
 	printf "%s\n" "{\"type\":\"zz\",\"n\":1}" "{\"type\":\"yy\",\"s\":\"x\"}" >in &&
