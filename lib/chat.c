@@ -70,6 +70,7 @@ struct chat {
 	char reply_id[CDT_UUID_LEN + 1];
 	bool deltas;
 	bool text_mode;
+	jv user_pending;	/* the user message, until the reply starts */
 	FILE *echo;		/* the REPL's terminal when stdout is not */
 	bool echoed;		/* the echo ended mid-line */
 	int bad_record;
@@ -89,6 +90,7 @@ chat_init(struct chat *ch, struct cdt_ctx *ctx)
 	cdt_buf_init(&ch->exec_out, CDT_RECORD_MAX);
 	ch->bases = jv_object();
 	ch->exec_argv = jv_invalid();
+	ch->user_pending = jv_invalid();
 	ch->text_mode = ctx->out_mode == CDT_OUT_TEXT;
 }
 
@@ -111,6 +113,7 @@ chat_release(struct chat *ch)
 	cdt_buf_release(&ch->exec_out);
 	jv_free(ch->bases);
 	jv_free(ch->exec_argv);
+	jv_free(ch->user_pending);
 }
 
 static void
@@ -666,12 +669,22 @@ emit_capped(jv rec)
 	return cdt_emit(rec);
 }
 
+/* The turn's user message, once. */
+static void
+emit_user(struct chat *ch)
+{
+	if (jv_is_valid(ch->user_pending))
+		emit_capped(ch->user_pending);
+	ch->user_pending = jv_invalid();
+}
+
 static int
 on_delta(void *arg, const char *text, size_t len)
 {
 	struct chat *ch = arg;
 	if (interrupted)
 		return CHAT_INTERRUPTED;
+	emit_user(ch);
 	if (ch->echo && len) {
 		fwrite(text, 1, len, ch->echo);
 		fflush(ch->echo);
@@ -837,8 +850,9 @@ turn(struct chat *ch, const char *text, size_t len, bool repl)
 		.stream = true,
 	};
 	user = message_record(ch, user_id, "user", text, len);
-	if (!ch->text_mode)
-		emit_capped(jv_copy(user));
+	/* The user message goes out with the first piece of the reply, so
+	   a request that never got an answer prints none. */
+	ch->user_pending = ch->text_mode ? jv_invalid() : jv_copy(user);
 
 	struct cdt_route_opts ro = {
 		.providers = ch->providers,
@@ -871,6 +885,7 @@ turn(struct chat *ch, const char *text, size_t len, bool repl)
 	bool got = r->text.len > 0 || r->output_began;
 	if (rc && !got && !stopped)
 		goto out;	/* nothing came: the router said why */
+	emit_user(ch);
 
 	reply = message_record(ch, ch->reply_id, "assistant", r->text.buf,
 			       r->text.len);
@@ -934,6 +949,8 @@ turn(struct chat *ch, const char *text, size_t len, bool repl)
 out:
 	if (handler)
 		sigaction(SIGINT, &old_sa, NULL);
+	jv_free(ch->user_pending);
+	ch->user_pending = jv_invalid();
 	jv_free(edits);
 	jv_free(reply);
 	jv_free(user);

@@ -31,10 +31,11 @@ t_case '69: rate limited with Retry-After, retry_after_s in the error' '
 	test -s err
 '
 
-t_case '69: a server that is down is 69, and nothing is stored' '
+t_case '69: a server that is down: no message printed, nothing stored' '
 	fp_start fp && trap fp_stop EXIT && fp_env && quick_cfg &&
 	echo "{\"family\":\"anthropic\",\"status\":503,\"repeat\":-1}" >fp/script.jsonl &&
 	t_fails 69 cdt-chat --provider claude hi >out 2>err &&
+	t_lines 1 out && jq -e ".type == \"error\"" out &&
 	t_fails 66 cdt-chat log >log 2>err2
 '
 
