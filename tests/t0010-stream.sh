@@ -4,39 +4,39 @@
 
 t_case "pretty-printed and concatenated JSON are records too" '
 	printf "{\n  \"type\": \"zz\",\n  \"a\": [1,\n 2]\n}{\"type\":\"yy\"}   {\"type\":\"xx\"}" |
-	t_fails 70 cdt-chat models --json >out 2>/dev/null &&
+	cdt-files -C . write --json >out 2>/dev/null &&
 	printf "%s\n" "{\"type\":\"zz\",\"a\":[1,2]}" "{\"type\":\"yy\"}" "{\"type\":\"xx\"}" >want &&
 	head -n 3 out >got && t_cmp want got
 '
 
 t_case "forwarding keeps the JSON value; numbers are doubles (libjq 1.6)" '
 	echo "{\"type\":\"zz\",\"s\":\"\\u00e9\\ud83d\\ude00\",\"n\":1.50,\"big\":12345678901234567890}" |
-	t_fails 70 cdt-chat models --json 2>/dev/null | head -n 1 >got &&
+	cdt-files -C . write --json 2>/dev/null | head -n 1 >got &&
 	jq -e ".s == \"\\u00e9\\ud83d\\ude00\" and .n == 1.5" got
 '
 
 t_case "--input records on raw text is 65" '
-	echo "hello" | t_fails 65 cdt-chat models --input records 2>err &&
+	echo "hello" | t_fails 65 cdt-files -C . write --input records 2>err &&
 	t_grep "bad record" err
 '
 
 t_case "raw text is not records: nothing forwarded" '
-	echo "hello {\"type\":\"zz\"}" | t_fails 70 cdt-chat models --json >out 2>/dev/null &&
-	t_lines 1 out && t_grep "\"type\":\"error\"" out
+	echo "hello {\"type\":\"zz\"}" | cdt-files -C . write --json >out 2>/dev/null &&
+	t_lines 0 out
 '
 
 t_case "--no-stdin does not read stdin" '
-	echo "{\"type\":\"zz\"}" | t_fails 70 cdt-chat models --no-stdin --json >out 2>/dev/null &&
-	t_lines 1 out
+	echo "{\"type\":\"zz\"}" | cdt-files -C . write --no-stdin --json >out 2>/dev/null &&
+	t_lines 0 out
 '
 
 t_case "a record over the 64 MiB cap is 65" '
 	{ printf "{\"type\":\"zz\",\"s\":\""; head -c 68000000 /dev/zero | tr "\0" a; printf "\"}\n"; } |
-	t_fails 65 cdt-chat models 2>err >/dev/null && t_grep "cap" err
+	t_fails 65 cdt-files -C . write 2>err >/dev/null && t_grep "cap" err
 '
 
 t_case "text mode never shows forwarded records" '
-	echo "{\"type\":\"zz\",\"secret\":1}" | t_fails 70 cdt-chat models --text >out 2>err &&
+	echo "{\"type\":\"zz\",\"secret\":1}" | cdt-files -C . write --text >out 2>err &&
 	t_lines 0 out
 '
 
@@ -47,9 +47,9 @@ t_case "CDT_LOG_FORMAT=json makes stderr an error record" '
 
 t_case "-q silences warnings, CDT_LOG=debug allows more" '
 	echo "{\"type\":\"error\",\"tool\":\"x\",\"code\":3}" >in &&
-	CDT_LOG=info t_fails 3 cdt-chat models <in >/dev/null 2>err &&
-	t_grep "not running" err &&
-	CDT_LOG=info t_fails 3 cdt-chat -q models <in >/dev/null 2>err &&
+	CDT_LOG=info t_fails 3 cdt-files -C . write <in >/dev/null 2>err &&
+	t_grep "not writing: x failed upstream" err &&
+	CDT_LOG=info t_fails 3 cdt-files -C . -q write <in >/dev/null 2>err &&
 	t_lines 0 err
 '
 
