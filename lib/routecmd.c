@@ -208,6 +208,10 @@ add_turn(struct input *in, jv m, const char *what)
 		return cdt_err_class(EX_DATAERR, "bad_record", "bad %s: role "
 				     "'%s' (user, assistant or system)", what,
 				     role);
+	/* An empty turn (a reply cut before its first byte) says nothing,
+	   and some APIs refuse it. */
+	if (!*content)
+		return 0;
 	jv t = jv_object();
 	t = jv_object_set(t, jv_string("role"), jv_string(role));
 	t = jv_object_set(t, jv_string("content"), jv_string(content));
@@ -472,9 +476,18 @@ reply_record(struct cdt_ctx *ctx, const struct sender *s,
 	m = jv_object_set(m, jv_string("content"),
 			  jv_string_sized(r->text.buf, (int)n));
 	m = jv_object_set(m, jv_string("truncated"), jv_bool(truncated));
-	m = jv_object_set(m, jv_string("provider"),
-			  str_or_null(res->provider ? res->provider->name :
-				      NULL));
+	/* A partial reply came from the last provider tried. */
+	jv who = jv_null();
+	if (res->provider) {
+		who = jv_string(res->provider->name);
+	} else {
+		int n = jv_array_length(jv_copy(res->attempts));
+		if (n > 0)
+			who = jv_object_get(jv_array_get(jv_copy(res->attempts),
+							 n - 1),
+					    jv_string("provider"));
+	}
+	m = jv_object_set(m, jv_string("provider"), who);
 	m = jv_object_set(m, jv_string("model"), str_or_null(r->model));
 	m = jv_object_set(m, jv_string("timestamp"), jv_string(now));
 	m = jv_object_set(m, jv_string("stop_reason"),

@@ -253,7 +253,7 @@ t_case 'S31 stream cut after output began: 75, no fallback, partial kept' '
 	[ "$(h a)" = 1 ] && [ "$(h b)" = 0 ] &&
 	jq -s -e "(map(select(.type == \"delta\")) | length) >= 1 and
 		(map(select(.type == \"message\"))[0] | .partial == true and
-		 .provider == null) and .[-1].type == \"error\" and
+		 .provider == \"a\" and .stop_reason == null) and .[-1].type == \"error\" and
 		.[-1].code == 75 and .[-1].class == \"stream_broken\"" out &&
 	[ "$(brk a failures)" = 1 ]
 '
