@@ -56,15 +56,18 @@ rt_open(struct rt *rt, bool store)
 		rc = cdt_route_cfg_load(&rt->cfg, &rt->rc);
 	if (!rc)
 		rt->have_rc = true;
-	if (!rc && store) {
-		const char *home = cdt_cfg_home();
-		if (!home)
-			return cdt_err_class(EX_CONFIG, "config", "no store: "
-					     "set CDT_HOME (there is no home "
-					     "directory)");
-		rc = cdt_store_open_default(&rt->st, home);
-	}
-	return rc;
+	if (rc || !store)
+		return rc;
+	/* The store cdt-chat uses too: breakers are shared. */
+	const char *url = cdt_cfg_str(&rt->cfg, "store.url", NULL);
+	const char *path = cdt_cfg_str(&rt->cfg, "store.path", NULL);
+	const char *home = cdt_cfg_home();
+	if (url || path)
+		return cdt_store_open(&rt->st, url ? url : path, 0);
+	if (!home)
+		return cdt_err_class(EX_CONFIG, "config", "no home for the "
+				     "store: set CDT_HOME or HOME");
+	return cdt_store_open_default(&rt->st, home);
 }
 
 static struct cdt_route_opts
@@ -481,10 +484,10 @@ reply_record(struct cdt_ctx *ctx, const struct sender *s,
 	if (res->provider) {
 		who = jv_string(res->provider->name);
 	} else {
-		int n = jv_array_length(jv_copy(res->attempts));
-		if (n > 0)
+		int na = jv_array_length(jv_copy(res->attempts));
+		if (na > 0)
 			who = jv_object_get(jv_array_get(jv_copy(res->attempts),
-							 n - 1),
+							 na - 1),
 					    jv_string("provider"));
 	}
 	m = jv_object_set(m, jv_string("provider"), who);
