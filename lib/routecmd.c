@@ -187,7 +187,7 @@ set_str(char **dst, jv rec, const char *key)
 	}
 }
 
-/* One turn {role, content} into the request; 65 when malformed. */
+/* One turn {role, content} (m is not consumed); 65 when malformed. */
 static int
 add_turn(struct input *in, jv m, const char *what)
 {
@@ -237,8 +237,7 @@ take_request(struct input *in, jv rec)
 		jv_array_foreach(msgs, i, m) {
 			(void)i;
 			if (!rc)
-				rc = add_turn(in, jv_copy(m),
-					      "request record");
+				rc = add_turn(in, m, "request record");
 			jv_free(m);
 		}
 	}
@@ -285,7 +284,7 @@ input_fn(void *arg, jv rec, const char *type)
 	if (!strcmp(type, "request"))
 		rc = take_request(in, rec);
 	else if (!strcmp(type, "message"))
-		rc = add_turn(in, jv_copy(rec), "message record");
+		rc = add_turn(in, rec, "message record");
 	else
 		return 0;
 	if (rc)

@@ -81,7 +81,7 @@ t_case '16 processes released together after the reset time: exactly one trial' 
 	cat out.* | jq -s -e "map(select(.type == \"error\") |
 		.retry_after_s) | all(. >= 0 and . <= 7)" &&
 	[ "$(brk a state)" = closed ] &&
-	{ [ -n "${CDT_VALGRIND:-}" ] || [ "$(h a)" = 6 ]; }
+	{ [ -n "${t_shims:-}" ] || [ "$(h a)" = 6 ]; }
 '
 
 # Under memcheck 64 processes on a small machine each run ~50 times
@@ -89,7 +89,7 @@ t_case '16 processes released together after the reset time: exactly one trial' 
 # and the queue behind it passes the store's 10 s busy timeout: there the
 # swarm is 16.
 N=64
-[ -n "${CDT_VALGRIND:-}" ] && N=16
+[ -n "${t_shims:-}" ] && N=16
 export N
 
 t_case "$N concurrent sends on one store: intact, no lock errors, every row" '
