@@ -69,6 +69,7 @@ static const struct key schema[] = {
 	{ "routing.idle_timeout", K_DURATION, NULL },
 	{ "routing.max_retries", K_INT, NULL },
 	{ "routing.max_wait", K_DURATION, NULL },
+	{ "routing.backoff", K_DURATION, NULL },
 	{ "routing.breaker", K_MAP, NULL },
 	{ "routing.breaker.threshold", K_INT, NULL },
 	{ "routing.breaker.reset", K_DURATION, NULL },
