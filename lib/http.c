@@ -430,6 +430,12 @@ configure(const struct cdt_http_req *req, struct xfer *x,
 	SET(CURLOPT_HTTPHEADER, hdrs);
 	if (req->connect_ms > 0)
 		SET(CURLOPT_CONNECTTIMEOUT_MS, req->connect_ms);
+	if (req->aws_sigv4) {
+		SET(CURLOPT_AWS_SIGV4, req->aws_sigv4);
+		SET(CURLOPT_PATH_AS_IS, 1L);
+	}
+	if (req->userpwd)
+		SET(CURLOPT_USERPWD, req->userpwd);
 	if (head) {
 		SET(CURLOPT_NOBODY, 1L);
 	} else if (get && !req->body) {
@@ -476,8 +482,9 @@ build_headers(const struct cdt_http_req *req)
 		if (!strncasecmp(*h, "expect:", 7))
 			expect = true;
 	}
-	/* No "Expect: 100-continue" wait before a large body. */
-	if (!expect) {
+	/* No "Expect: 100-continue" wait before a large body; not under
+	 * SigV4, where libcurl would sign the removal line. */
+	if (!expect && !req->aws_sigv4) {
 		struct curl_slist *l = curl_slist_append(list, "Expect:");
 		if (!l)
 			cdt_oom();

@@ -68,6 +68,15 @@ struct cdt_http_req {
 	void *body_ctx;
 	size_t max_body;	/* cap of a collected body; 0: 64 MiB */
 	bool follow_redirects;	/* at most 5, and only to http(s) */
+	/* AWS Signature Version 4 by libcurl (CURLOPT_AWS_SIGV4), e.g.
+	 * "aws:amz:us-east-1:s3", with userpwd "KEY_ID:SECRET"; NULL: none.
+	 * libcurl signs the URL's path and query exactly as given (encode
+	 * and sort them first) and every header in headers, so with
+	 * aws_sigv4 the path is sent as is (CURLOPT_PATH_AS_IS: "/../" is
+	 * never collapsed) and no "Expect:" removal line is added (libcurl
+	 * would sign it as an empty header it does not send). */
+	const char *aws_sigv4;
+	const char *userpwd;	/* a secret: libcurl copies it */
 };
 
 enum cdt_http_deadline {
