@@ -1,12 +1,18 @@
 /*
  * files.h - the cdt-files commands.
  *
- * Each works on one workspace root: a plain directory given with -C, or
- * (later issues) a session's workspace.  Every path goes through the
- * lexical validator and the confined open of path.h, and every write is
- * atomic.  A write that takes records reads the stream to its end and
- * checks every record before it writes anything, so one bad path means
- * nothing is written.
+ * Each works on one workspace: a plain directory given with -C, or for
+ * now an S3 prefix given as -C s3://BUCKET/PREFIX (until sessions give
+ * the tenant's prefix), through objstore.h.  Every path goes through
+ * the lexical validator first and then the backend's confined access;
+ * every file is written whole (atomic rename, or one PUT).
+ *
+ * write and apply read the stream to its end, then check and stage
+ * every file and edit record before anything is put in place, so a bad
+ * path, a SEARCH text that does not match exactly once, a changed
+ * base_sha256 or an upstream error record leaves the workspace as it
+ * was (--partial: per file instead).  Session workspaces (--session, a
+ * session record, CDT_SESSION) answer 70 until sessions exist.
  */
 #ifndef CDT_FILES_H
 #define CDT_FILES_H
@@ -14,11 +20,14 @@
 #include "tool.h"
 
 int cdt_files_ls(struct cdt_ctx *ctx);
+int cdt_files_tree(struct cdt_ctx *ctx);
 int cdt_files_read(struct cdt_ctx *ctx);
 int cdt_files_write(struct cdt_ctx *ctx);
+int cdt_files_apply(struct cdt_ctx *ctx);
 int cdt_files_stat(struct cdt_ctx *ctx);
 int cdt_files_rm(struct cdt_ctx *ctx);
 int cdt_files_mv(struct cdt_ctx *ctx);
+int cdt_files_sync(struct cdt_ctx *ctx);
 
 #include "banned.h"
 #endif
