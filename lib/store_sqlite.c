@@ -266,6 +266,12 @@ sq_open(struct cdt_store *st, const char *path, enum cdt_store_flags flags)
 	int persist = 1;
 	sqlite3_file_control(sq->db, "main", SQLITE_FCNTL_PERSIST_WAL,
 			     &persist);
+	/*
+	 * Nor checkpoint at every close: that cost each short-lived process
+	 * two fdatasyncs and the next writer a WAL restart.  SQLite still
+	 * checkpoints on commit once the WAL passes 1000 pages.
+	 */
+	sqlite3_db_config(sq->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	/* Connection settings: no write, and no lock but a schema read. */
 	rc = run(st, "PRAGMA foreign_keys = ON", "cannot open");
 	if (!rc)
