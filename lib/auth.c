@@ -407,6 +407,15 @@ load_one(struct cdt_auth *a, bool signing, bool create,
 		return cdt_err(EX_CONFIG, "no home for the key files: set "
 			       "CDT_HOME or HOME");
 	rc = meta_get(a->st, metakey, stored, sizeof(stored));
+	if (!rc && dflt) {
+		/* The default directory must be private too (0700). */
+		struct stat st;
+		char *slash = strrchr(path, '/');
+		*slash = '\0';
+		if (stat(path, &st) == 0)
+			rc = check_private(path, &st, true);
+		*slash = '/';
+	}
 	if (!rc)
 		rc = read_key_file(path, key, &missing);
 	if (!rc && missing && create) {

@@ -737,6 +737,11 @@ cdt_authcmd_logout(struct cdt_ctx *ctx)
 		goto out;
 	}
 	cdt_auth_unlock(&u.lock);
+	if (!cdt_opt(ctx, "token-file") && !jv_is_valid(ctx->auth) &&
+	    !getenv("CDT_TOKEN")) {
+		cdt_info("not logged in");
+		goto out;
+	}
 	rc = au_caller(&u, false);
 	if (rc)
 		goto out;
