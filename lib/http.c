@@ -2,7 +2,7 @@
 #include <math.h>
 #include <strings.h>
 #include <time.h>
-#include <curl/curl.h>
+#include "curldl.h"
 #include "err.h"
 #include "log.h"
 #include "http.h"
@@ -161,6 +161,9 @@ static int
 setup(void)
 {
 	if (!curl_ready) {
+		int rc = cdt_curl_load();
+		if (rc)
+			return rc;
 		if (curl_global_init(CURL_GLOBAL_DEFAULT))
 			return cdt_err(EX_SOFTWARE,
 				       "cannot initialise libcurl");
