@@ -1,6 +1,7 @@
 #include "compat.h"
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "cfg.h"
@@ -1470,6 +1471,29 @@ sync_file(struct cdt_objstore *src, struct cdt_objstore *dst,
 	return rc ? rc : emit_target(&t);
 }
 
+/* mkdir -p of a destination directory named on the command line. */
+static int
+mkdir_p(const char *dir)
+{
+	char *p = cdt_xstrdup(dir);
+	int rc = 0;
+	for (char *s = p + 1; !rc; s++) {
+		bool end = !*s;
+		if (*s != '/' && !end)
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0777) < 0 && errno != EEXIST)
+			rc = cdt_err_errno(errno == EACCES ? EX_NOPERM :
+					   EX_CANTCREAT, "cannot create '%s'",
+					   p);
+		if (end)
+			break;
+		*s = '/';
+	}
+	free(p);
+	return rc;
+}
+
 int
 cdt_files_sync(struct cdt_ctx *ctx)
 {
@@ -1499,8 +1523,11 @@ cdt_files_sync(struct cdt_ctx *ctx)
 	rc = cdt_stream_each(ctx, NULL, NULL);
 	if (!rc)
 		rc = cdt_stream_upstream(ctx, "syncing");
-	if (rc || (rc = ws_open(ctx, &src)) ||
-	    (rc = ws_open_at(ctx, dest, &dst)))
+	if (rc || (rc = ws_open(ctx, &src)))
+		goto out;
+	if (!dest_s3 && (rc = mkdir_p(dest)))
+		goto out;
+	if ((rc = ws_open_at(ctx, dest, &dst)))
 		goto out;
 	if ((rc = cdt_objstore_list(src, "", true, slist_cb, &sl)))
 		goto out;

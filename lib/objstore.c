@@ -1175,7 +1175,10 @@ struct s3_stat {
 	char etag[80];
 };
 
-/* 0 with *st, or EX_NOINPUT unreported when absent. */
+/* s3_stat_quiet's answer for "nothing there" (reported by no one). */
+#define S3_ABSENT (-2)
+
+/* 0 with *st, S3_ABSENT, or a reported status. */
 static int
 s3_stat_quiet(struct cdt_objstore *os, const char *rel, struct s3_stat *st)
 {
@@ -1201,7 +1204,7 @@ s3_stat_quiet(struct cdt_objstore *os, const char *rel, struct s3_stat *st)
 		if (!rc && any.found)
 			st->node = CDT_NODE_DIR;
 		else if (!rc)
-			rc = EX_NOINPUT;
+			rc = S3_ABSENT;
 	}
 	free(key);
 	return rc;
@@ -1211,7 +1214,7 @@ static int
 s3_stat(struct cdt_objstore *os, const char *rel, struct s3_stat *st)
 {
 	int rc = s3_stat_quiet(os, rel, st);
-	if (rc == EX_NOINPUT)
+	if (rc == S3_ABSENT)
 		return cdt_err(EX_NOINPUT, "cannot stat '%s': No such file or "
 			       "directory", rel);
 	return rc;
@@ -1410,14 +1413,16 @@ s3_get(struct cdt_objstore *os, const char *rel, cdt_objstore_sink sink,
 	if (!rc && resp.status == 404 && !info) {
 		/* Say "is a directory" where that is why. */
 		struct s3_stat st2;
-		if (s3_stat_quiet(os, rel, &st2) == 0 &&
-		    st2.node == CDT_NODE_DIR)
+		int src = s3_stat_quiet(os, rel, &st2);
+		if (src == 0 && st2.node == CDT_NODE_DIR)
 			rc = cdt_err(EX_DATAERR, "cannot read '%s': is a "
 				     "directory", rel);
-		else
+		else if (src == 0 || src == S3_ABSENT)
 			rc = cdt_err_class(EX_NOINPUT, "not_found", "cannot "
 					   "read '%s': No such file or "
 					   "directory", rel);
+		else
+			rc = src;
 	} else if (!rc && !ok_status(resp.status)) {
 		rc = s3_fail(os, &resp, "read", rel);
 	}
@@ -1655,7 +1660,7 @@ s3_rename(struct cdt_objstore *os, const char *from, const char *to,
 	if ((rc = s3_stat(os, from, &st)))
 		return rc;
 	rc = s3_stat_quiet(os, to, &tst);
-	if (rc && rc != EX_NOINPUT)
+	if (rc && rc != S3_ABSENT)
 		return rc;
 	if (!rc && (noreplace || tst.node != st.node))
 		return cdt_err(EX_CANTCREAT, "cannot rename '%s' to '%s': %s",
@@ -1700,7 +1705,7 @@ s3_mkdir(struct cdt_objstore *os, const char *rel)
 	if (!rc)
 		return cdt_err(EX_CANTCREAT, "cannot create directory '%s': "
 			       "File exists", rel);
-	if (rc != EX_NOINPUT)
+	if (rc != S3_ABSENT)
 		return rc;
 	char *dp = s3_dir_prefix(os, rel);
 	struct cdt_s3_req r = { .method = "PUT", .key = dp, .body = "" };
