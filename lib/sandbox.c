@@ -1,0 +1,668 @@
+#include "compat.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+#include "err.h"
+#include "log.h"
+#include "sandbox.h"
+
+#define BWRAP "bwrap"
+#define SANDBOX_PATH "/usr/local/bin:/usr/bin:/bin"
+/*
+ * Written inside, right before the command: the byte on fd 3 says the
+ * sandbox is up; sh's own exec gives 126/127 as env(1) does.
+ */
+#define WRAPPER "printf x >&3 && exec 3>&- && exec \"$@\""
+
+struct argv {
+	char **v;
+	size_t n, cap;
+};
+
+static void
+add(struct argv *a, const char *s)
+{
+	if (a->n + 2 > a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 64;
+		a->v = cdt_xrealloc(a->v, a->cap * sizeof(*a->v));
+	}
+	a->v[a->n++] = cdt_xstrdup(s);
+	a->v[a->n] = NULL;
+}
+
+static void
+add2(struct argv *a, const char *x, const char *y)
+{
+	add(a, x);
+	add(a, y);
+}
+
+static void
+add3(struct argv *a, const char *x, const char *y, const char *z)
+{
+	add(a, x);
+	add(a, y);
+	add(a, z);
+}
+
+static bool
+exists_at(const char *dir, const char *rel, bool want_dir)
+{
+	char p[4096];
+	struct stat st;
+	if (snprintf(p, sizeof(p), "%s/%s", dir, rel) >= (int)sizeof(p))
+		return false;
+	if (lstat(p, &st))
+		return false;
+	return want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
+}
+
+/* Bind ws/rel read-only over itself inside, when it is there. */
+static void
+ro_git(struct argv *a, const char *ws, const char *rel, bool dir)
+{
+	char src[4096], dst[4096];
+	if (!exists_at(ws, rel, dir))
+		return;
+	snprintf(src, sizeof(src), "%s/%s", ws, rel);
+	snprintf(dst, sizeof(dst), "/home/dev/%s", rel);
+	add3(a, "--ro-bind", src, dst);
+}
+
+char **
+cdt_sandbox_argv(const struct cdt_sandbox *sb, char *const *cmd, int ncmd)
+{
+	struct argv a = { 0 };
+	if (sb->bwrap) {
+		add(&a, BWRAP);
+		add2(&a, "--die-with-parent", "--new-session");
+		add2(&a, "--unshare-all", "--unshare-user");
+		if (sb->network)
+			add(&a, "--share-net");
+		add(&a, "--disable-userns");
+		add2(&a, "--hostname", "sandbox");
+		add3(&a, "--ro-bind", "/usr", "/usr");
+		add3(&a, "--symlink", "usr/bin", "/bin");
+		add3(&a, "--symlink", "usr/sbin", "/sbin");
+		add3(&a, "--symlink", "usr/lib", "/lib");
+		add3(&a, "--symlink", "usr/lib64", "/lib64");
+		static const char *const etc[] = {
+			"/etc/alternatives", "/etc/ld.so.cache", "/etc/ssl",
+			"/etc/localtime", NULL
+		};
+		static const char *const etc_net[] = {
+			"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf",
+			"/etc/host.conf", "/etc/gai.conf", NULL
+		};
+		for (const char *const *e = etc; *e; e++)
+			add3(&a, "--ro-bind-try", *e, *e);
+		for (const char *const *e = etc_net; sb->network && *e; e++)
+			add3(&a, "--ro-bind-try", *e, *e);
+		add2(&a, "--proc", "/proc");
+		add2(&a, "--dev", "/dev");
+		add2(&a, "--size", "268435456");
+		add2(&a, "--tmpfs", "/tmp");
+		add2(&a, "--tmpfs", "/run");
+		add2(&a, "--dir", "/home");
+		add3(&a, "--bind", sb->workspace, "/home/dev");
+		ro_git(&a, sb->workspace, ".git/hooks", true);
+		ro_git(&a, sb->workspace, ".git/config", false);
+		add2(&a, "--remount-ro", "/");
+		add2(&a, "--chdir", "/home/dev");
+		add(&a, "--clearenv");
+		add3(&a, "--setenv", "HOME", "/home/dev");
+		add3(&a, "--setenv", "PATH", SANDBOX_PATH);
+		add3(&a, "--setenv", "TMPDIR", "/tmp");
+		add3(&a, "--setenv", "LANG", "C.UTF-8");
+		for (char **e = sb->env; e && *e; e++) {
+			const char *eq = strchr(*e, '=');
+			char *k = cdt_xstrndup(*e, eq ? (size_t)(eq - *e) :
+					       strlen(*e));
+			add3(&a, "--setenv", k, eq ? eq + 1 : "");
+			free(k);
+		}
+		add2(&a, "--uid", "1000");
+		add2(&a, "--gid", "1000");
+		add2(&a, "--cap-drop", "ALL");
+		add(&a, "--");
+	}
+	add3(&a, "/bin/sh", "-c", WRAPPER);
+	add(&a, "sh");
+	for (int i = 0; i < ncmd; i++)
+		add(&a, cmd[i]);
+	return a.v;
+}
+
+void
+cdt_sandbox_argv_free(char **argv)
+{
+	for (char **p = argv; p && *p; p++)
+		free(*p);
+	free(argv);
+}
+
+/* CDT_TEST_BWRAP names another bwrap (tests: a missing or broken one). */
+static const char *
+test_bwrap(void)
+{
+	const char *t = getenv("CDT_TEST_BWRAP");
+	return t && *t ? t : NULL;
+}
+
+int
+cdt_sandbox_probe(void)
+{
+	static const char *const dirs[] = { "/usr/bin", "/bin",
+		"/usr/local/bin", NULL };
+	const char *t = test_bwrap();
+	if (t && !access(t, X_OK))
+		return 0;
+	for (const char *const *d = t ? dirs + 3 : dirs; *d; d++) {
+		char p[64];
+		snprintf(p, sizeof(p), "%s/" BWRAP, *d);
+		if (!access(p, X_OK))
+			return 0;
+	}
+	return cdt_err(EX_UNAVAILABLE, "bubblewrap (bwrap) is not installed: "
+		       "apt-get install bubblewrap (or create the session "
+		       "with --sandbox none)");
+}
+
+#define CG "/sys/fs/cgroup"
+
+/* Our own cgroup in the v1 hierarchy of controller, as a path. */
+static bool
+cg_self(const char *controller, char *out, size_t len)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[1024];
+	bool found = false;
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *a = strchr(line, ':');
+		char *b = a ? strchr(a + 1, ':') : NULL;
+		if (!b)
+			continue;
+		*b = 0;
+		/* "4:memory:/x" names the v1 controller; "0::/" is v2. */
+		size_t cl = strlen(controller);
+		for (char *t = a + 1; t && *t; ) {
+			char *comma = strchr(t, ',');
+			size_t tl = comma ? (size_t)(comma - t) : strlen(t);
+			if (tl == cl && !strncmp(t, controller, cl))
+				found = true;
+			t = comma ? comma + 1 : NULL;
+		}
+		if (found) {
+			char *path = b + 1;
+			path[strcspn(path, "\n")] = 0;
+			snprintf(out, len, CG "/%s%s", controller,
+				 strcmp(path, "/") ? path : "");
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static bool
+cg_usable(const char *controller, const char *file)
+{
+	char dir[1024], p[1100];
+	if (!cg_self(controller, dir, sizeof(dir)))
+		return false;
+	snprintf(p, sizeof(p), "%s/%s", dir, file);
+	return !access(dir, W_OK) && !access(p, F_OK);
+}
+
+const char *
+cdt_sandbox_pids_mech(void)
+{
+	if (cg_usable("pids", "cgroup.procs"))
+		return "cgroup v1 pids.max";
+	return geteuid() == 0 ? "none (RLIMIT_NPROC does not bind root)" :
+		"rlimit_nproc";
+}
+
+const char *
+cdt_sandbox_memory_mech(void)
+{
+	if (cg_usable("memory", "cgroup.procs"))
+		return "cgroup v1 memory.limit_in_bytes";
+	return "rlimit_as";
+}
+
+/* A fresh child cgroup with one limit: its directory in out, or "". */
+static void
+cg_make(const char *controller, const char *file, uint64_t value,
+	char *out, size_t len)
+{
+	char dir[1024], f[1200], v[32];
+	out[0] = 0;
+	if (!value || !cg_self(controller, dir, sizeof(dir)))
+		return;
+	if (snprintf(out, len, "%s/cdt-exec-%ld", dir, (long)getpid()) >=
+	    (int)len || (mkdir(out, 0700) && errno != EEXIST)) {
+		out[0] = 0;
+		return;
+	}
+	snprintf(f, sizeof(f), "%s/%s", out, file);
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)value);
+	int fd = open(f, O_WRONLY | O_CLOEXEC);
+	bool done = fd >= 0 && write(fd, v, strlen(v)) ==
+		(ssize_t)strlen(v);
+	if (fd >= 0)
+		close(fd);
+	if (!done) {
+		rmdir(out);
+		out[0] = 0;
+	}
+}
+
+/* In the child: join the cgroup (async-signal-safe calls only). */
+static bool
+cg_join(const char *dir)
+{
+	char p[1200], v[32];
+	if (!*dir)
+		return false;
+	snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
+	int fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	int n = snprintf(v, sizeof(v), "%ld", (long)getpid());
+	bool ok = write(fd, v, (size_t)n) == n;
+	close(fd);
+	return ok;
+}
+
+/* Did the memory cgroup kill a process (oom_kill in memory.oom_control)? */
+static bool
+cg_oom(const char *dir)
+{
+	char p[1200], line[128];
+	bool killed = false;
+	if (!*dir)
+		return false;
+	snprintf(p, sizeof(p), "%s/memory.oom_control", dir);
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "oom_kill ", 9) && strtoll(line + 9, NULL,
+							     10) > 0)
+			killed = true;
+	fclose(f);
+	return killed;
+}
+
+/* Kill what is left in the cgroup, then remove it. */
+static void
+cg_remove(char *dir)
+{
+	char p[1200];
+	if (!*dir)
+		return;
+	snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
+	for (int tries = 0; tries < 100 && rmdir(dir); tries++) {
+		FILE *f = fopen(p, "re");
+		long pid;
+		while (f && fscanf(f, "%ld", &pid) == 1)
+			kill((pid_t)pid, SIGKILL);
+		if (f)
+			fclose(f);
+		usleep(10000);
+	}
+	dir[0] = 0;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+set_limit(int res, uint64_t v)
+{
+	struct rlimit rl = { (rlim_t)v, (rlim_t)v };
+	setrlimit(res, &rl);
+}
+
+/* In the child: limits, affinity, fds, then exec.  Never returns. */
+static void
+child(const struct cdt_sandbox *sb, char **argv, int in, int out,
+      int errfd, int mark, const char *cg_pids, const char *cg_mem)
+{
+	setpgid(0, 0);
+	bool pids_cg = cg_join(cg_pids);
+	bool mem_cg = cg_join(cg_mem);
+	signal(SIGPIPE, SIG_DFL);
+	if (in >= 0 && in != 0)
+		dup2(in, 0);
+	if (out >= 0)
+		dup2(out, 1);
+	if (errfd >= 0)
+		dup2(errfd, 2);
+	if (mark != 3) {
+		dup2(mark, 3);
+	} else {
+		int fl = fcntl(3, F_GETFD);
+		fcntl(3, F_SETFD, fl & ~FD_CLOEXEC);
+	}
+	close_range(4, ~0U, 0);
+	set_limit(RLIMIT_CORE, 0);
+	if (sb->memory_bytes && !mem_cg)
+		set_limit(RLIMIT_AS, sb->memory_bytes);
+	if (sb->disk_bytes)
+		set_limit(RLIMIT_FSIZE, sb->disk_bytes);
+	if (sb->pids > 0 && !pids_cg)
+		set_limit(RLIMIT_NPROC, (uint64_t)sb->pids);
+	if (sb->cpus > 0) {
+		cpu_set_t have, want;
+		CPU_ZERO(&want);
+		if (!sched_getaffinity(0, sizeof(have), &have)) {
+			int need = (int)sb->cpus;
+			if ((double)need < sb->cpus)
+				need++;
+			for (int c = 0; c < CPU_SETSIZE && need > 0; c++) {
+				if (CPU_ISSET(c, &have)) {
+					CPU_SET(c, &want);
+					need--;
+				}
+			}
+			sched_setaffinity(0, sizeof(want), &want);
+		}
+	}
+	if (sb->bwrap) {
+		static char path[] = "PATH=" SANDBOX_PATH;
+		char *const env[] = { path, NULL };
+		if (test_bwrap()) {
+			execve(test_bwrap(), argv, env);
+		} else {
+			execve("/usr/bin/" BWRAP, argv, env);
+			execvpe(BWRAP, argv, env);
+		}
+		dprintf(2, "cannot run bwrap: %s\n", strerror(errno));
+		_exit(CDT_SANDBOX_EXIT_NOTRUN);
+	}
+	/* Engine none: the same clean environment, in the workspace. */
+	size_t n = 0;
+	for (char **e = sb->env; e && *e; e++)
+		n++;
+	char **env = calloc(n + 5, sizeof(*env));
+	if (!env || chdir(sb->workspace)) {
+		dprintf(2, "cannot enter '%s': %s\n", sb->workspace,
+			strerror(errno));
+		_exit(CDT_SANDBOX_EXIT_NOTRUN);
+	}
+	size_t k = 0;
+	static char home[4200], path[] = "PATH=" SANDBOX_PATH,
+		tmp[] = "TMPDIR=/tmp", lang[] = "LANG=C.UTF-8";
+	snprintf(home, sizeof(home), "HOME=%s", sb->workspace);
+	env[k++] = home;
+	env[k++] = path;
+	env[k++] = tmp;
+	env[k++] = lang;
+	for (char **e = sb->env; e && *e; e++)
+		env[k++] = *e;
+	env[k] = NULL;
+	execve("/bin/sh", argv, env);
+	dprintf(2, "cannot run /bin/sh: %s\n", strerror(errno));
+	_exit(CDT_SANDBOX_EXIT_NOTRUN);
+}
+
+static void
+closefd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Output seen before the start mark is bwrap's own: kept for why. */
+struct pre {
+	char buf[4096];
+	size_t len;
+};
+
+static void
+pre_add(struct pre *p, const char *d, size_t n)
+{
+	size_t room = sizeof(p->buf) - 1 - p->len;
+	if (n > room)
+		n = room;
+	memcpy(p->buf + p->len, d, n);
+	p->len += n;
+	p->buf[p->len] = 0;
+}
+
+int
+cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
+		const struct cdt_sandbox_io *io, struct cdt_sandbox_result *res)
+{
+	int inp[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int mark[2] = { -1, -1 }, devnull = -1;
+	char **argv = NULL;
+	int rc = 0;
+	pid_t pid = -1;
+	struct pre pre = { .len = 0 };
+	char *inbuf = NULL;
+	size_t inlen = 0, inoff = 0;
+	bool in_eof = false;
+	int64_t t0 = now_ms();
+	char cg_pids[1100] = "", cg_mem[1100] = "";
+
+	memset(res, 0, sizeof(*res));
+	if (sb->bwrap && (rc = cdt_sandbox_probe()))
+		return rc;
+	argv = cdt_sandbox_argv(sb, cmd, ncmd);
+	if (pipe2(mark, O_CLOEXEC) ||
+	    (io->out && (pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC))) ||
+	    (io->in_mode == 2 && pipe2(inp, O_CLOEXEC))) {
+		rc = cdt_err_errno(EX_OSERR, "cannot make a pipe");
+		goto out;
+	}
+	if (io->in_mode == 0 &&
+	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = cdt_err_errno(EX_OSERR, "cannot open /dev/null");
+		goto out;
+	}
+	cg_make("pids", "pids.max", sb->pids > 0 ? (uint64_t)sb->pids : 0,
+		cg_pids, sizeof(cg_pids));
+	cg_make("memory", "memory.limit_in_bytes", sb->memory_bytes, cg_mem,
+		sizeof(cg_mem));
+	if (*cg_mem) {
+		/* No swap beyond the limit, where the kernel has the file. */
+		char p[1200], v[32];
+		snprintf(p, sizeof(p), "%s/memory.memsw.limit_in_bytes",
+			 cg_mem);
+		snprintf(v, sizeof(v), "%llu",
+			 (unsigned long long)sb->memory_bytes);
+		int fd = open(p, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (write(fd, v, strlen(v)) < 0)
+				cdt_debug("no memsw limit: %s",
+					  strerror(errno));
+			close(fd);
+		}
+	}
+	res->pids_by = !sb->pids ? "none" : *cg_pids ? "cgroup v1 pids.max" :
+		geteuid() == 0 ? "none (RLIMIT_NPROC does not bind root)" :
+		"rlimit_nproc";
+	res->memory_by = !sb->memory_bytes ? "none" : *cg_mem ?
+		"cgroup v1 memory.limit_in_bytes" : "rlimit_as";
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		rc = cdt_err_errno(EX_OSERR, "cannot fork");
+		goto out;
+	}
+	if (pid == 0)
+		child(sb, argv, io->in_mode == 0 ? devnull :
+		      io->in_mode == 2 ? inp[0] : 0, io->out ? outp[1] : -1,
+		      io->out ? errp[1] : -1, mark[1], cg_pids, cg_mem);
+	setpgid(pid, pid);
+	closefd(&mark[1]);
+	closefd(&outp[1]);
+	closefd(&errp[1]);
+	closefd(&inp[0]);
+	closefd(&devnull);
+	if (inp[1] >= 0)
+		fcntl(inp[1], F_SETFL, fcntl(inp[1], F_GETFL) | O_NONBLOCK);
+	inbuf = io->in_mode == 2 ? cdt_xmalloc(65536) : NULL;
+
+	char buf[65536];
+	while (mark[0] >= 0 || outp[0] >= 0 || errp[0] >= 0) {
+		struct pollfd pf[5];
+		int np = 0, ix_mark = -1, ix_out = -1, ix_err = -1;
+		int ix_in = -1, ix_pipe = -1;
+		bool buffered = inp[1] >= 0 && inoff == inlen && !in_eof &&
+			io->in_buffered && io->in_buffered(io->arg);
+		if (mark[0] >= 0)
+			pf[ix_mark = np++] = (struct pollfd){ mark[0], POLLIN, 0 };
+		if (outp[0] >= 0)
+			pf[ix_out = np++] = (struct pollfd){ outp[0], POLLIN, 0 };
+		if (errp[0] >= 0)
+			pf[ix_err = np++] = (struct pollfd){ errp[0], POLLIN, 0 };
+		if (inp[1] >= 0 && inoff < inlen)
+			pf[ix_pipe = np++] = (struct pollfd){ inp[1], POLLOUT,
+							      0 };
+		else if (inp[1] >= 0 && !in_eof && !buffered)
+			pf[ix_in = np++] = (struct pollfd){ io->in_fd, POLLIN,
+							    0 };
+		int wait = -1;
+		if (sb->timeout_ms > 0) {
+			int64_t left = t0 + sb->timeout_ms - now_ms();
+			wait = left > 0 ? (int)left : 0;
+		}
+		if (buffered)
+			wait = 0;
+		int pr = poll(pf, (nfds_t)np, wait);
+		if (pr < 0 && errno != EINTR) {
+			rc = cdt_err_errno(EX_OSERR, "poll");
+			break;
+		}
+		if (sb->timeout_ms > 0 && now_ms() - t0 >= sb->timeout_ms) {
+			res->timed_out = true;
+			kill(-pid, SIGKILL);
+			break;
+		}
+		if (pr < 0)
+			continue;
+		if (ix_mark >= 0 && pf[ix_mark].revents) {
+			ssize_t n = read(mark[0], buf, sizeof(buf));
+			if (n > 0)
+				res->started = true;
+			if (n == 0 || (n < 0 && errno != EINTR))
+				closefd(&mark[0]);
+		}
+		int ixs[2] = { ix_out, ix_err };
+		int *fds[2] = { &outp[0], &errp[0] };
+		for (int s = 0; s < 2 && !rc; s++) {
+			if (ixs[s] < 0 || !pf[ixs[s]].revents)
+				continue;
+			ssize_t n = read(*fds[s], buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				closefd(fds[s]);
+				continue;
+			}
+			if (!res->started)
+				pre_add(&pre, buf, (size_t)n);
+			else
+				rc = io->out(io->arg, s + 1, buf, (size_t)n);
+		}
+		if (rc) {
+			kill(-pid, SIGKILL);
+			break;
+		}
+		if ((ix_in >= 0 && pf[ix_in].revents) || buffered) {
+			ssize_t n = io->in_read(io->arg, inbuf, 65536);
+			if (n <= 0) {
+				in_eof = true;
+				closefd(&inp[1]);
+			} else {
+				inlen = (size_t)n;
+				inoff = 0;
+			}
+		}
+		if (ix_pipe >= 0 && pf[ix_pipe].revents) {
+			ssize_t n = write(inp[1], inbuf + inoff, inlen - inoff);
+			if (n > 0) {
+				inoff += (size_t)n;
+			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				/* The command stopped reading: so do we. */
+				in_eof = true;
+				closefd(&inp[1]);
+			}
+		}
+		if (in_eof)
+			closefd(&inp[1]);
+	}
+	if (inp[1] >= 0)
+		closefd(&inp[1]);
+
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	res->duration_ms = now_ms() - t0;
+	res->oom_killed = cg_oom(cg_mem);
+	if (WIFSIGNALED(status)) {
+		res->signal = WTERMSIG(status);
+		res->code = 128 + res->signal;
+	} else {
+		res->code = WEXITSTATUS(status);
+		if (sb->bwrap && res->code > 128 && res->code < 128 + 65)
+			res->signal = res->code - 128;
+	}
+	if (res->timed_out) {
+		res->signal = SIGKILL;
+		res->code = 124;
+	}
+	/* The output before the mark, when the command ran, was its own. */
+	if (res->started && pre.len && !rc)
+		rc = io->out(io->arg, 2, pre.buf, pre.len);
+	if (!res->started && !res->timed_out) {
+		size_t l = pre.len;
+		while (l && (pre.buf[l - 1] == '\n' || pre.buf[l - 1] == ' '))
+			pre.buf[--l] = 0;
+		const char *w = l ? pre.buf : "the sandbox did not start";
+		size_t wl = strlen(w);
+		if (wl >= sizeof(res->why))
+			wl = sizeof(res->why) - 1;
+		memcpy(res->why, w, wl);
+		res->why[wl] = 0;
+		if (!io->out && l)
+			dprintf(2, "%s\n", pre.buf);
+	}
+out:
+	cg_remove(cg_pids);
+	cg_remove(cg_mem);
+	closefd(&mark[0]);
+	closefd(&mark[1]);
+	closefd(&outp[0]);
+	closefd(&outp[1]);
+	closefd(&errp[0]);
+	closefd(&errp[1]);
+	closefd(&inp[0]);
+	closefd(&inp[1]);
+	closefd(&devnull);
+	free(inbuf);
+	cdt_sandbox_argv_free(argv);
+	return rc;
+}

@@ -1,0 +1,1127 @@
+#include "compat.h"
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+#include "auth.h"
+#include "buf.h"
+#include "caller.h"
+#include "cfg.h"
+#include "codec.h"
+#include "err.h"
+#include "hash.h"
+#include "log.h"
+#include "sandbox.h"
+#include "session.h"
+#include "store.h"
+
+#define IDLE_DEFAULT_MS (30 * 60 * 1000LL)
+#define MAX_AGE_DEFAULT_MS (24 * 3600 * 1000LL)
+#define MAX_SESSIONS_DEFAULT 5
+
+static char *after_dashdash;
+static bool have_dashdash;
+
+void
+cdt_session_set_argv(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			have_dashdash = true;
+			after_dashdash = i + 1 < argc ? argv[i + 1] : NULL;
+			return;
+		}
+	}
+}
+
+struct sess {
+	struct cdt_ctx *ctx;
+	struct cdt_cfg cfg;
+	struct cdt_store *st;
+	struct cdt_caller who;
+	jv row;
+};
+
+static void
+sess_init(struct sess *s, struct cdt_ctx *ctx)
+{
+	memset(s, 0, sizeof(*s));
+	s->ctx = ctx;
+	cdt_cfg_init(&s->cfg);
+	cdt_caller_init(&s->who);
+	s->row = jv_invalid();
+}
+
+static void
+sess_release(struct sess *s)
+{
+	jv_free(s->row);
+	s->row = jv_invalid();
+	cdt_caller_release(&s->who);
+	cdt_store_close(s->st);
+	s->st = NULL;
+	cdt_cfg_release(&s->cfg);
+}
+
+/* Config, store, and the caller; the stream has been read by then. */
+static int
+sess_open(struct sess *s)
+{
+	int rc = cdt_cfg_load(&s->cfg);
+	if (rc)
+		return rc;
+	const char *url = cdt_cfg_str(&s->cfg, "store.url", NULL);
+	const char *path = cdt_cfg_str(&s->cfg, "store.path", NULL);
+	const char *home = cdt_cfg_home();
+	if (url || path)
+		rc = cdt_store_open(&s->st, url ? url : path, 0);
+	else if (!home)
+		return cdt_err(EX_CONFIG, "no home for the store: set CDT_HOME "
+			       "or HOME");
+	else
+		rc = cdt_store_open_default(&s->st, home);
+	if (!rc)
+		rc = cdt_caller_from_ctx(s->ctx, s->st, &s->cfg, &s->who);
+	return rc;
+}
+
+/*
+ * Read the record stream to its end, forwarding; an upstream error wins.
+ * 1 when the reader of our output has gone: nothing more to do (the
+ * caller returns 0 and the tool ends with SIGPIPE, quietly).
+ */
+static int
+sess_stream(struct sess *s)
+{
+	int rc = cdt_stream_each(s->ctx, NULL, NULL);
+	if (!rc && cdt_out_broken())
+		return 1;
+	if (!rc)
+		rc = cdt_stream_upstream(s->ctx, "acting");
+	if (!rc && s->ctx->session_conflict)
+		rc = cdt_err(EX_DATAERR, "two session records that disagree "
+			     "on stdin: name one as the argument");
+	return rc;
+}
+
+static const char *
+rstr(jv row, const char *key)
+{
+	return jv_get_kind(row) == JV_KIND_OBJECT ?
+		cdt_record_str(row, key) : NULL;
+}
+
+static int64_t
+rnum(jv obj, const char *key, int64_t def)
+{
+	if (jv_get_kind(obj) != JV_KIND_OBJECT)
+		return def;
+	jv v = jv_object_get(jv_copy(obj), jv_string(key));
+	int64_t n = jv_get_kind(v) == JV_KIND_NUMBER ?
+		(int64_t)jv_number_value(v) : def;
+	jv_free(v);
+	return n;
+}
+
+static jv
+time_jv(int64_t ms)
+{
+	char t[32];
+	if (ms <= 0)
+		return jv_null();
+	cdt_auth_time_str(ms, t);
+	return jv_string(t);
+}
+
+static jv
+sv(const char *s)
+{
+	return s ? jv_string(s) : jv_null();
+}
+
+/* The row's sandbox document as an object (a copy). */
+static jv
+row_sandbox(jv row)
+{
+	const char *txt = rstr(row, "sandbox");
+	jv sb = txt ? jv_parse(txt) : jv_object();
+	if (jv_get_kind(sb) != JV_KIND_OBJECT) {
+		jv_free(sb);
+		sb = jv_object();
+	}
+	return sb;
+}
+
+/* When the session expires: its maximum age, or idle time, if sooner. */
+static int64_t
+row_expiry(jv row)
+{
+	jv sb = row_sandbox(row);
+	int64_t idle = rnum(sb, "idle_timeout_ms", 0);
+	jv_free(sb);
+	int64_t exp = rnum(row, "expires_at", 0);
+	int64_t last = rnum(row, "last_activity_at", 0);
+	if (idle > 0 && (exp <= 0 || last + idle < exp))
+		exp = last + idle;
+	return exp;
+}
+
+static jv
+row_record(jv row)
+{
+	jv r = cdt_record_new("session");
+	r = jv_object_set(r, jv_string("id"), sv(rstr(row, "id")));
+	jv t = jv_object();
+	t = jv_object_set(t, jv_string("org"), sv(rstr(row, "org_name")));
+	t = jv_object_set(t, jv_string("org_id"), sv(rstr(row, "org_id")));
+	t = jv_object_set(t, jv_string("team"), sv(rstr(row, "team_name")));
+	t = jv_object_set(t, jv_string("team_id"), sv(rstr(row, "team_id")));
+	t = jv_object_set(t, jv_string("user"), sv(rstr(row, "user_id")));
+	t = jv_object_set(t, jv_string("project"), sv(rstr(row, "project")));
+	r = jv_object_set(r, jv_string("tenant"), t);
+	r = jv_object_set(r, jv_string("project"), sv(rstr(row, "project")));
+	r = jv_object_set(r, jv_string("parent_id"),
+			  sv(rstr(row, "parent_id")));
+	r = jv_object_set(r, jv_string("status"), sv(rstr(row, "status")));
+	r = jv_object_set(r, jv_string("sandbox"), row_sandbox(row));
+	r = jv_object_set(r, jv_string("workspace"),
+			  sv(rstr(row, "workspace")));
+	r = jv_object_set(r, jv_string("created_at"),
+			  time_jv(rnum(row, "created_at", 0)));
+	r = jv_object_set(r, jv_string("updated_at"),
+			  time_jv(rnum(row, "updated_at", 0)));
+	r = jv_object_set(r, jv_string("expires_at"),
+			  time_jv(row_expiry(row)));
+	r = jv_object_set(r, jv_string("last_activity_at"),
+			  time_jv(rnum(row, "last_activity_at", 0)));
+	return r;
+}
+
+#define SELECT_ROW \
+	"SELECT s.id, s.org_id, s.team_id, s.user_id, s.project, " \
+	"s.parent_id, s.status, s.sandbox, s.workspace, s.created_at, " \
+	"s.updated_at, s.expires_at, s.last_activity_at, " \
+	"o.name AS org_name, t.name AS team_name FROM sessions s " \
+	"JOIN orgs o ON o.id = s.org_id JOIN teams t ON t.id = s.team_id "
+
+static struct cdt_object
+row_object(jv row)
+{
+	struct cdt_object o = {
+		rstr(row, "org_id"), rstr(row, "team_id"),
+		rstr(row, "user_id"), rstr(row, "project"),
+	};
+	return o;
+}
+
+/* Load s->row for id and authorise perm on it: 0, 66, 77, or store. */
+static int
+sess_load(struct sess *s, const char *id, const char *perm)
+{
+	jv rows = jv_invalid();
+	jv_free(s->row);
+	s->row = jv_invalid();
+	int rc = cdt_store_exec(s->st, SELECT_ROW "WHERE s.id = ?",
+			       JV_ARRAY(jv_string(id)), &rows);
+	if (rc)
+		return rc;
+	if (jv_array_length(jv_copy(rows)) < 1) {
+		jv_free(rows);
+		return cdt_err(EX_NOINPUT, "no such session '%s'", id);
+	}
+	s->row = jv_array_get(rows, 0);
+	struct cdt_object o = row_object(s->row);
+	return cdt_caller_authorize(&s->who, perm, &o, "session", id);
+}
+
+/* The session id: the operand, a session record, else CDT_SESSION. */
+static const char *
+pick_id(struct cdt_ctx *ctx, const char *arg)
+{
+	if (arg)
+		return arg;
+	if (jv_is_valid(ctx->session)) {
+		const char *id = cdt_record_str(ctx->session, "id");
+		if (id)
+			return id;
+	}
+	const char *e = getenv("CDT_SESSION");
+	return e && *e ? e : NULL;
+}
+
+static int64_t
+now_ms(void)
+{
+	return cdt_auth_now_ms();
+}
+
+/* A process's start time (clock ticks since boot), or -1 when gone. */
+static long long
+proc_start(long pid)
+{
+	char p[64], buf[1024];
+	snprintf(p, sizeof(p), "/proc/%ld/stat", pid);
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *q = strrchr(buf, ')');
+	if (!q)
+		return -1;
+	q++;
+	/* Field 22 is the 20th after the command's closing parenthesis. */
+	for (int i = 0; i < 19 && q; i++) {
+		q = strchr(q + 1, ' ');
+	}
+	if (!q)
+		return -1;
+	return strtoll(q + 1, NULL, 10);
+}
+
+static int
+mkdirs(const char *path)
+{
+	char *p = cdt_xstrdup(path);
+	int rc = 0;
+	for (char *q = p + 1; ; q++) {
+		if (*q == '/' || !*q) {
+			char c = *q;
+			*q = 0;
+			if (mkdir(p, 0700) && errno != EEXIST) {
+				rc = cdt_err_errno(EX_CANTCREAT, "cannot make "
+						   "'%s'", p);
+				break;
+			}
+			*q = c;
+			if (!c)
+				break;
+		}
+	}
+	free(p);
+	return rc;
+}
+
+static int
+positive_number(const char *opt, const char *v, double *out)
+{
+	char *end = NULL;
+	errno = 0;
+	double d = strtod(v, &end);
+	if (errno || end == v || *end || !(d > 0) || d > 1e6)
+		return cdt_err(EX_USAGE, "--%s takes a positive number, not "
+			       "'%s'", opt, v);
+	*out = d;
+	return 0;
+}
+
+/* The session's sandbox document, from options over config. */
+static int
+make_sandbox(struct sess *s, jv *out)
+{
+	struct cdt_ctx *ctx = s->ctx;
+	const char *type = cdt_opt(ctx, "type");
+	const char *engine = cdt_opt(ctx, "sandbox");
+	const char *net = cdt_opt(ctx, "network");
+	double cpus = cdt_cfg_number(&s->cfg, "sandbox.limits.cpus", 2);
+	uint64_t mem = cdt_cfg_size(&s->cfg, "sandbox.limits.memory",
+				    (uint64_t)4 << 30);
+	uint64_t disk = cdt_cfg_size(&s->cfg, "sandbox.limits.disk",
+				     (uint64_t)10 << 30);
+	int64_t pids = cdt_cfg_int(&s->cfg, "sandbox.limits.pids", 512);
+	int rc = 0;
+
+	if (!type)
+		type = cdt_cfg_str(&s->cfg, "sandbox.type", "interactive");
+	if (strcmp(type, "interactive") && strcmp(type, "batch") &&
+	    strcmp(type, "persistent"))
+		return cdt_err(EX_USAGE, "--type takes interactive, batch or "
+			       "persistent, not '%s'", type);
+	if (!engine)
+		engine = cdt_cfg_str(&s->cfg, "sandbox.engine", "bwrap");
+	if (strcmp(engine, "bwrap") && strcmp(engine, "none"))
+		return cdt_err(EX_USAGE, "--sandbox takes bwrap or none, not "
+			       "'%s'", engine);
+	bool network = cdt_cfg_bool(&s->cfg, "sandbox.network", false);
+	if (net && !strcmp(net, "host"))
+		network = true;
+	else if (net && !strcmp(net, "none"))
+		network = false;
+	else if (net)
+		return cdt_err(EX_USAGE, "--network takes none or host, not "
+			       "'%s'", net);
+	const char *v;
+	if ((v = cdt_opt(ctx, "cpus")) && (rc = positive_number("cpus", v,
+								 &cpus)))
+		return rc;
+	if ((v = cdt_opt(ctx, "memory")) && cdt_parse_size(v, &mem))
+		return cdt_err(EX_USAGE, "--memory takes a size (512M, 4G), "
+			       "not '%s'", v);
+	if ((v = cdt_opt(ctx, "disk")) && cdt_parse_size(v, &disk))
+		return cdt_err(EX_USAGE, "--disk takes a size (512M, 10G), "
+			       "not '%s'", v);
+	if ((v = cdt_opt(ctx, "pids"))) {
+		double d;
+		if ((rc = positive_number("pids", v, &d)))
+			return rc;
+		pids = (int64_t)d;
+	}
+	int64_t idle = cdt_cfg_duration_ms(&s->cfg, "sandbox.idle_timeout",
+					   IDLE_DEFAULT_MS);
+	if (!strcmp(type, "persistent"))
+		idle = 0;
+	int64_t timeout = !strcmp(type, "batch") ?
+		cdt_cfg_duration_ms(&s->cfg, "sandbox.timeout", 0) : 0;
+	bool bwrap = !strcmp(engine, "bwrap");
+
+	jv lim = jv_object();
+	lim = jv_object_set(lim, jv_string("cpus"), jv_number(cpus));
+	lim = jv_object_set(lim, jv_string("memory_bytes"),
+			    jv_number((double)mem));
+	lim = jv_object_set(lim, jv_string("disk_bytes"),
+			    jv_number((double)disk));
+	lim = jv_object_set(lim, jv_string("pids"), jv_number((double)pids));
+	jv enf = jv_object();
+	enf = jv_object_set(enf, jv_string("cpus"), jv_string("affinity"));
+	enf = jv_object_set(enf, jv_string("memory"),
+			    jv_string(cdt_sandbox_memory_mech()));
+	enf = jv_object_set(enf, jv_string("pids"),
+			    jv_string(cdt_sandbox_pids_mech()));
+	enf = jv_object_set(enf, jv_string("disk"),
+			    jv_string("rlimit_fsize (per file)"));
+	enf = jv_object_set(enf, jv_string("network"), jv_string(
+		!network ? (bwrap ? "net namespace" : "none (no sandbox)") :
+		"shared (host)"));
+	jv sb = jv_object();
+	sb = jv_object_set(sb, jv_string("type"), jv_string(type));
+	sb = jv_object_set(sb, jv_string("engine"), jv_string(engine));
+	sb = jv_object_set(sb, jv_string("network"),
+			   jv_string(network ? "host" : "none"));
+	sb = jv_object_set(sb, jv_string("limits"), lim);
+	sb = jv_object_set(sb, jv_string("enforced_by"), enf);
+	sb = jv_object_set(sb, jv_string("idle_timeout_ms"),
+			   jv_number((double)idle));
+	if (timeout > 0)
+		sb = jv_object_set(sb, jv_string("exec_timeout_ms"),
+				   jv_number((double)timeout));
+	*out = sb;
+	return 0;
+}
+
+static jv
+ins_params(struct sess *s, const char *id, const char *project,
+	   const char *parent, jv sb, const char *ws, int64_t now,
+	   int64_t max_age)
+{
+	jv p = JV_ARRAY(jv_string(id), jv_string(s->who.org_id),
+			jv_string(s->who.team_id), jv_string(s->who.user_id),
+			sv(project), sv(parent), jv_copy(sb), jv_string(ws));
+	p = jv_array_append(p, jv_number((double)now));
+	p = jv_array_append(p, jv_number((double)now));
+	p = jv_array_append(p, max_age > 0 ?
+			    jv_number((double)(now + max_age)) : jv_null());
+	return jv_array_append(p, jv_number((double)now));
+}
+
+static int
+emit_row(jv row)
+{
+	return cdt_emit(row_record(row));
+}
+
+int
+cdt_session_create(struct cdt_ctx *ctx)
+{
+	struct sess s;
+	jv sb = jv_invalid();
+	char *ws = NULL;
+	char id[CDT_UUID_LEN + 1];
+	int rc;
+
+	sess_init(&s, ctx);
+	if (ctx->argc > 0) {
+		rc = cdt_usage(ctx, "create takes no operand");
+		goto out;
+	}
+	if ((rc = sess_stream(&s)) || (rc = sess_open(&s))) {
+		rc = rc == 1 ? 0 : rc;
+		goto out;
+	}
+	if ((rc = make_sandbox(&s, &sb)))
+		goto out;
+	if (!strcmp(cdt_record_str(sb, "engine"), "bwrap") &&
+	    (rc = cdt_sandbox_probe()))
+		goto out;
+
+	const char *project = cdt_opt(ctx, "project");
+	if (!project && !ctx->dir) {
+		project = getenv("CDT_PROJECT");
+		if (!project || !*project)
+			project = "default";
+	}
+	if (project && (rc = cdt_auth_check_name("project", project)))
+		goto out;
+	struct cdt_object here = cdt_caller_here(&s.who, project);
+	if ((rc = cdt_caller_authorize(&s.who, "sessions.create", &here,
+				       "session", NULL)))
+		goto out;
+
+	const char *parent = cdt_opt(ctx, "parent");
+	if (parent && (rc = sess_load(&s, parent, "sessions.read")))
+		goto out;
+
+	long owner = (long)getppid();
+	const char *op = cdt_opt(ctx, "owner-pid");
+	if (op) {
+		char *end = NULL;
+		errno = 0;
+		owner = strtol(op, &end, 10);
+		if (errno || end == op || *end || owner < 0 ||
+		    owner > INT_MAX) {
+			rc = cdt_usage(ctx, "--owner-pid takes a process id "
+				       "or 0, not '%s'", op);
+			goto out;
+		}
+	}
+	long long ostart = owner > 0 ? proc_start(owner) : 0;
+	if (owner > 0 && ostart < 0) {
+		rc = cdt_err(EX_USAGE, "--owner-pid %ld: no such process",
+			     owner);
+		goto out;
+	}
+	sb = jv_object_set(sb, jv_string("owner_pid"),
+			   jv_number((double)owner));
+	sb = jv_object_set(sb, jv_string("owner_start"),
+			   jv_number((double)ostart));
+
+	if (ctx->dir) {
+		ws = realpath(ctx->dir, NULL);
+		struct stat st;
+		if (!ws || stat(ws, &st) || !S_ISDIR(st.st_mode)) {
+			rc = cdt_err(EX_NOINPUT, "-C '%s': not a directory",
+				     ctx->dir);
+			goto out;
+		}
+	} else {
+		const char *root = cdt_cfg_str(&s.cfg, "storage.root", NULL);
+		struct cdt_buf b = CDT_BUF_INIT;
+		if (root)
+			cdt_buf_addstr(&b, root);
+		else
+			cdt_buf_addf(&b, "%s/storage", cdt_cfg_home());
+		cdt_buf_addf(&b, "/%s/%s/%s/projects/%s", s.who.org,
+			     s.who.team, s.who.user_id, project);
+		ws = cdt_xstrdup(b.buf);
+		cdt_buf_release(&b);
+		if ((rc = mkdirs(ws)))
+			goto out;
+	}
+
+	int64_t max = cdt_cfg_int(&s.cfg, "auth.quotas.max_sessions",
+				  MAX_SESSIONS_DEFAULT);
+	int64_t max_age = cdt_cfg_duration_ms(&s.cfg, "sandbox.max_age",
+					      MAX_AGE_DEFAULT_MS);
+	int64_t now = now_ms();
+	jv rows = jv_invalid();
+	cdt_uuid4(id);
+	if ((rc = cdt_store_begin(s.st, CDT_TXN_WRITE)))
+		goto out;
+	rc = cdt_store_exec(s.st, "SELECT count(*) AS n FROM sessions WHERE "
+			    "user_id = ? AND status IN ('creating', "
+			    "'running', 'paused')",
+			    JV_ARRAY(jv_string(s.who.user_id)), &rows);
+	if (!rc) {
+		int64_t n = rnum(jv_array_get(jv_copy(rows), 0), "n", 0);
+		if (max > 0 && n >= max)
+			rc = cdt_err(EX_TEMPFAIL, "session quota reached: %lld "
+				     "sessions live, at most %lld "
+				     "(auth.quotas.max_sessions); terminate "
+				     "one first", (long long)n,
+				     (long long)max);
+	}
+	jv_free(rows);
+	if (!rc)
+		rc = cdt_store_exec(s.st, "INSERT INTO sessions (id, org_id, "
+				    "team_id, user_id, project, parent_id, "
+				    "status, sandbox, workspace, created_at, "
+				    "updated_at, expires_at, last_activity_at)"
+				    " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, "
+				    "?, ?, ?, ?, ?)",
+				    ins_params(&s, id, project, parent, sb, ws,
+					       now, max_age), NULL);
+	if (!rc)
+		rc = cdt_store_commit(s.st);
+	else
+		cdt_store_rollback(s.st);
+	if (!rc)
+		rc = sess_load(&s, id, "sessions.read");
+	if (!rc)
+		rc = emit_row(s.row);
+out:
+	free(ws);
+	jv_free(sb);
+	sess_release(&s);
+	return rc;
+}
+
+static bool
+live(const char *status)
+{
+	return status && (!strcmp(status, "creating") ||
+			  !strcmp(status, "running") ||
+			  !strcmp(status, "paused"));
+}
+
+/* Move the loaded row from one status to another, if still there. */
+static int
+transition(struct sess *s, const char *to, bool touch)
+{
+	const char *id = rstr(s->row, "id");
+	const char *from = rstr(s->row, "status");
+	int64_t now = now_ms();
+	int rc = cdt_store_exec(s->st, "UPDATE sessions SET status = ?, "
+				"updated_at = ?, last_activity_at = CASE WHEN "
+				"? THEN ? ELSE last_activity_at END WHERE "
+				"id = ? AND status = ?",
+				JV_ARRAY(jv_string(to), jv_number((double)now),
+					 jv_bool(touch), jv_number((double)now),
+					 jv_string(id), jv_string(from)), NULL);
+	if (rc)
+		return rc;
+	if (cdt_store_changes(s->st) != 1)
+		return cdt_err(EX_TEMPFAIL, "session '%s' changed meanwhile; "
+			       "try again", id);
+	char *keep = cdt_xstrdup(id);
+	rc = sess_load(s, keep, "sessions.read");
+	free(keep);
+	return rc;
+}
+
+enum life { L_GET, L_HEARTBEAT, L_PAUSE, L_RESUME, L_TERMINATE };
+
+static int
+lifecycle(struct cdt_ctx *ctx, enum life what)
+{
+	struct sess s;
+	int rc;
+	sess_init(&s, ctx);
+	if (ctx->argc > 1) {
+		rc = cdt_usage(ctx, "one session id at most");
+		goto out;
+	}
+	if ((rc = sess_stream(&s)) || (rc = sess_open(&s))) {
+		rc = rc == 1 ? 0 : rc;
+		goto out;
+	}
+	const char *id = pick_id(ctx, ctx->argc ? ctx->argv[0] : NULL);
+	if (!id) {
+		rc = cdt_usage(ctx, "which session? give its id, a session "
+			       "record on stdin, or CDT_SESSION");
+		goto out;
+	}
+	if ((rc = sess_load(&s, id, what == L_GET ? "sessions.read" :
+			    "sessions.update")))
+		goto out;
+	const char *st = rstr(s.row, "status");
+	bool ended = !live(st);
+	switch (what) {
+	case L_GET:
+		break;
+	case L_TERMINATE:
+		if (!ended)
+			rc = transition(&s, "terminated", false);
+		break;
+	case L_HEARTBEAT:
+	case L_PAUSE:
+	case L_RESUME:
+		if (ended) {
+			rc = cdt_err_class(EX_UNAVAILABLE, "unavailable",
+					   "session '%s' is %s", id, st);
+			break;
+		}
+		if (what == L_HEARTBEAT)
+			rc = transition(&s, st, true);
+		else if (what == L_PAUSE && strcmp(st, "paused"))
+			rc = transition(&s, "paused", false);
+		else if (what == L_RESUME && !strcmp(st, "paused"))
+			rc = transition(&s, "running", true);
+		break;
+	}
+	if (!rc)
+		rc = emit_row(s.row);
+out:
+	sess_release(&s);
+	return rc;
+}
+
+int
+cdt_session_get(struct cdt_ctx *ctx)
+{
+	return lifecycle(ctx, L_GET);
+}
+
+int
+cdt_session_heartbeat(struct cdt_ctx *ctx)
+{
+	return lifecycle(ctx, L_HEARTBEAT);
+}
+
+int
+cdt_session_pause(struct cdt_ctx *ctx)
+{
+	return lifecycle(ctx, L_PAUSE);
+}
+
+int
+cdt_session_resume(struct cdt_ctx *ctx)
+{
+	return lifecycle(ctx, L_RESUME);
+}
+
+int
+cdt_session_terminate(struct cdt_ctx *ctx)
+{
+	return lifecycle(ctx, L_TERMINATE);
+}
+
+int
+cdt_session_list(struct cdt_ctx *ctx)
+{
+	struct sess s;
+	jv rows = jv_invalid();
+	int rc;
+	sess_init(&s, ctx);
+	if (ctx->argc > 0) {
+		rc = cdt_usage(ctx, "list takes no operand");
+		goto out;
+	}
+	if ((rc = sess_stream(&s)) || (rc = sess_open(&s))) {
+		rc = rc == 1 ? 0 : rc;
+		goto out;
+	}
+	const char *status = cdt_opt(ctx, "status");
+	if (status && !live(status) && strcmp(status, "terminating") &&
+	    strcmp(status, "terminated") && strcmp(status, "error")) {
+		rc = cdt_usage(ctx, "--status takes creating, running, paused, "
+			       "terminating, terminated or error");
+		goto out;
+	}
+	bool all = cdt_flag(ctx, "all");
+	rc = cdt_store_exec(s.st, SELECT_ROW "WHERE s.org_id = ? AND "
+			    "(? OR s.user_id = ?) AND (? IS NULL OR "
+			    "s.status = ?) ORDER BY s.created_at, s.id",
+			    JV_ARRAY(jv_string(s.who.org_id), jv_bool(all),
+				     jv_string(s.who.user_id), sv(status),
+				     sv(status)), &rows);
+	if (rc)
+		goto out;
+	jv_array_foreach(rows, i, row) {
+		struct cdt_object o = row_object(row);
+		if (!rc && cdt_caller_can(&s.who, "sessions.read", &o))
+			rc = emit_row(row);
+		jv_free(row);
+	}
+out:
+	jv_free(rows);
+	sess_release(&s);
+	return rc;
+}
+
+int
+cdt_session_gc(struct cdt_ctx *ctx)
+{
+	struct sess s;
+	jv rows = jv_invalid();
+	int rc;
+	sess_init(&s, ctx);
+	if (cdt_flag(ctx, "prune")) {
+		rc = cdt_err(EX_SOFTWARE, "gc --prune is not available in "
+			     "this release");
+		goto out;
+	}
+	if ((rc = sess_stream(&s)) || (rc = sess_open(&s))) {
+		rc = rc == 1 ? 0 : rc;
+		goto out;
+	}
+	rc = cdt_store_exec(s.st, SELECT_ROW "WHERE s.org_id = ? AND "
+			    "s.status IN ('creating', 'running', 'paused') "
+			    "ORDER BY s.created_at, s.id",
+			    JV_ARRAY(jv_string(s.who.org_id)), &rows);
+	if (rc)
+		goto out;
+	int64_t now = now_ms();
+	jv_array_foreach(rows, i, row) {
+		struct cdt_object o = row_object(row);
+		const char *why = NULL;
+		jv sb = row_sandbox(row);
+		long owner = (long)rnum(sb, "owner_pid", 0);
+		long long ostart = rnum(sb, "owner_start", 0);
+		jv_free(sb);
+		int64_t exp = row_expiry(row);
+		if (exp > 0 && now >= exp)
+			why = exp == rnum(row, "expires_at", 0) ?
+				"maximum age" : "idle";
+		else if (owner > 0 && proc_start(owner) != ostart)
+			why = "owner process gone";
+		if (rc || !why || (!cdt_caller_can(&s.who, "sessions.update",
+						   &o) &&
+				   !cdt_caller_can(&s.who, "sessions.delete",
+						   &o))) {
+			jv_free(row);
+			continue;
+		}
+		jv_free(s.row);
+		s.row = row;
+		rc = transition(&s, "terminated", false);
+		if (!rc) {
+			cdt_info("terminated session '%s': %s",
+				 rstr(s.row, "id"), why);
+			jv r = row_record(s.row);
+			r = jv_object_set(r, jv_string("reason"),
+					  jv_string(why));
+			rc = cdt_emit(r);
+		}
+	}
+out:
+	jv_free(rows);
+	sess_release(&s);
+	return rc;
+}
+
+/* exec ------------------------------------------------------------ */
+
+struct xo {
+	const char *id;
+	jv argv;
+	struct cdt_buf carry[2];	/* an unfinished UTF-8 char */
+	struct cdt_reader *in;
+};
+
+static int
+emit_chunk(struct xo *x, int stream, const char *d, size_t n, bool b64)
+{
+	jv r = cdt_record_new("exec");
+	r = jv_object_set(r, jv_string("session_id"), jv_string(x->id));
+	r = jv_object_set(r, jv_string("argv"), jv_copy(x->argv));
+	r = jv_object_set(r, jv_string("stream"),
+			  jv_string(stream == 1 ? "stdout" : "stderr"));
+	if (!b64) {
+		r = jv_object_set(r, jv_string("data"), jv_string_sized(d,
+			(int)n));
+	} else {
+		struct cdt_buf b = CDT_BUF_INIT;
+		int rc = cdt_b64_encode(d, n, &b);
+		if (rc) {
+			jv_free(r);
+			cdt_buf_release(&b);
+			return rc;
+		}
+		r = jv_object_set(r, jv_string("data_base64"),
+				  jv_string_sized(b.buf, (int)b.len));
+		cdt_buf_release(&b);
+	}
+	return cdt_emit(r);
+}
+
+static int
+xo_out(void *arg, int stream, const char *data, size_t len)
+{
+	struct xo *x = arg;
+	struct cdt_buf *c = &x->carry[stream - 1];
+	int rc = cdt_buf_add(c, data, len);
+	if (rc)
+		return rc;
+	size_t cut = cdt_utf8_cut(c->buf, c->len);
+	if (c->len - cut > 3 || !cdt_utf8_valid(c->buf, cut)) {
+		rc = emit_chunk(x, stream, c->buf, c->len, true);
+		cdt_buf_reset(c);
+		return rc;
+	}
+	if (cut)
+		rc = emit_chunk(x, stream, c->buf, cut, false);
+	cdt_buf_consume(c, cut);
+	return rc;
+}
+
+static ssize_t
+xo_read(void *arg, void *buf, size_t len)
+{
+	struct xo *x = arg;
+	return cdt_reader_raw(x->in, buf, len);
+}
+
+static bool
+xo_buffered(void *arg)
+{
+	struct xo *x = arg;
+	return x->in->peek_off < x->in->peek.len;
+}
+
+static int
+add_env(char ***env, int *n, const char *kv, const char *where)
+{
+	const char *eq = strchr(kv, '=');
+	if (!eq || eq == kv)
+		return cdt_err(EX_USAGE, "%s: '%s' is not NAME=VALUE", where,
+			       kv);
+	*env = cdt_xrealloc(*env, (size_t)(*n + 2) * sizeof(**env));
+	(*env)[(*n)++] = cdt_xstrdup(kv);
+	(*env)[*n] = NULL;
+	return 0;
+}
+
+static int
+env_file(char ***env, int *n, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return cdt_err_errno(EX_NOINPUT, "cannot read --env-file '%s'",
+				     path);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int rc = 0;
+	while (!rc && (len = getline(&line, &cap, f)) >= 0) {
+		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = 0;
+		if (!len || line[0] == '#')
+			continue;
+		rc = add_env(env, n, line, path);
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/* A failure before the command ran: its error record, then 125. */
+static int
+not_run(struct cdt_ctx *ctx, int rc)
+{
+	if (!rc)
+		return 0;
+	if (ctx->out_mode == CDT_OUT_RECORDS && !cdt_out_error_written() &&
+	    !cdt_out_broken()) {
+		struct cdt_err_last e;
+		cdt_err_get(&e);
+		jv r = cdt_record_new("error");
+		r = jv_object_set(r, jv_string("tool"),
+				  jv_string(cdt_err_name()));
+		r = jv_object_set(r, jv_string("code"), jv_number(rc));
+		r = jv_object_set(r, jv_string("class"), jv_string(
+			e.code == rc && e.cls ? e.cls : cdt_err_class_of(rc)));
+		r = jv_object_set(r, jv_string("message"), jv_string(
+			e.code == rc && e.message ? e.message :
+			"the command did not run"));
+		cdt_emit(r);
+	}
+	cdt_err_clear();
+	return CDT_SANDBOX_EXIT_NOTRUN;
+}
+
+int
+cdt_session_exec(struct cdt_ctx *ctx)
+{
+	struct sess s;
+	struct xo x = { NULL, jv_array(), { CDT_BUF_INIT, CDT_BUF_INIT },
+			&ctx->in };
+	char **env = NULL;
+	int nenv = 0, rc = 0, ncmd = 0, nid;
+	char **cmd = NULL;
+	struct cdt_sandbox_result res;
+	struct cdt_sandbox_io io = { 0 };
+	enum cdt_input_kind kind = CDT_IN_EMPTY;
+	bool upstream = false;
+
+	sess_init(&s, ctx);
+	nid = ctx->argc;
+	if (have_dashdash && after_dashdash) {
+		for (int i = 0; i < ctx->argc; i++) {
+			if (ctx->argv[i] == after_dashdash) {
+				nid = i;
+				break;
+			}
+		}
+	}
+	cmd = ctx->argv + nid;
+	ncmd = ctx->argc - nid;
+	if (!have_dashdash || ncmd < 1) {
+		rc = cdt_err(EX_USAGE, "exec needs -- COMMAND [ARG...]");
+		goto out;
+	}
+	if (nid > 1) {
+		rc = cdt_err(EX_USAGE, "one session id at most before --");
+		goto out;
+	}
+	for (int i = 0; !rc && i < cdt_args_count(&ctx->args, "env"); i++)
+		rc = add_env(&env, &nenv, cdt_args_nth(&ctx->args, "env", i),
+			     "--env");
+	const char *ef = cdt_opt(ctx, "env-file");
+	if (!rc && ef)
+		rc = env_file(&env, &nenv, ef);
+	int64_t timeout = 0;
+	const char *to = cdt_opt(ctx, "timeout");
+	if (!rc && to && (cdt_parse_duration(to, &timeout) || timeout <= 0))
+		rc = cdt_err(EX_USAGE, "--timeout takes a duration (30s, 10m), "
+			     "not '%s'", to);
+	if (!rc && cdt_flag(ctx, "detach"))
+		rc = cdt_err(EX_SOFTWARE, "exec --detach is not available "
+			     "in this release");
+	if (rc)
+		goto out;
+
+	if ((rc = cdt_reader_kind(&ctx->in, &kind)))
+		goto out;
+	if (kind == CDT_IN_RECORDS) {
+		rc = cdt_stream_each(ctx, NULL, NULL);
+		if (!rc && jv_is_valid(ctx->upstream_error)) {
+			rc = cdt_stream_upstream(ctx, "running the command");
+			upstream = rc != 0;
+		}
+		if (!rc && ctx->session_conflict)
+			rc = cdt_err(EX_DATAERR, "two session records that "
+				     "disagree on stdin: name one as the "
+				     "argument");
+		if (rc)
+			goto out;
+		if (cdt_out_broken()) {
+			upstream = true;	/* nothing to report */
+			goto out;
+		}
+	}
+	if ((rc = sess_open(&s)))
+		goto out;
+	const char *id = pick_id(ctx, nid ? ctx->argv[0] : NULL);
+	if (!id) {
+		rc = cdt_err(EX_USAGE, "which session? give its id, a session "
+			     "record on stdin, or CDT_SESSION");
+		goto out;
+	}
+	if ((rc = sess_load(&s, id, "sessions.update")))
+		goto out;
+	const char *status = rstr(s.row, "status");
+	if (strcmp(status, "running")) {
+		rc = cdt_err_class(EX_UNAVAILABLE, "unavailable",
+				   "session '%s' is %s%s", id, status,
+				   !strcmp(status, "paused") ?
+				   ": resume it first" : "");
+		goto out;
+	}
+	jv sbd = row_sandbox(s.row);
+	jv lim = jv_object_get(jv_copy(sbd), jv_string("limits"));
+	const char *engine = cdt_record_str(sbd, "engine");
+	const char *net = cdt_record_str(sbd, "network");
+	struct cdt_sandbox sb = {
+		.bwrap = !engine || strcmp(engine, "none"),
+		.network = net && !strcmp(net, "host"),
+		.workspace = rstr(s.row, "workspace"),
+		.memory_bytes = (uint64_t)rnum(lim, "memory_bytes", 0),
+		.disk_bytes = (uint64_t)rnum(lim, "disk_bytes", 0),
+		.pids = rnum(lim, "pids", 0),
+		.cpus = 0,
+		.env = env,
+		.timeout_ms = timeout ? timeout :
+			rnum(sbd, "exec_timeout_ms", 0),
+	};
+	if (jv_get_kind(lim) == JV_KIND_OBJECT) {
+		jv c = jv_object_get(jv_copy(lim), jv_string("cpus"));
+		if (jv_get_kind(c) == JV_KIND_NUMBER)
+			sb.cpus = jv_number_value(c);
+		jv_free(c);
+	}
+	jv_free(lim);
+	/* The session's row stays alive while we use sb's strings. */
+	jv_free(sbd);
+
+	rc = cdt_store_exec(s.st, "UPDATE sessions SET last_activity_at = ? "
+			    "WHERE id = ?", JV_ARRAY(jv_number((double)now_ms()),
+						     jv_string(id)), NULL);
+	if (rc)
+		goto out;
+
+	x.id = rstr(s.row, "id");
+	for (int i = 0; i < ncmd; i++)
+		x.argv = jv_array_append(x.argv, jv_string(cmd[i]));
+	if (kind == CDT_IN_RAW) {
+		io.in_mode = 2;
+		io.in_fd = ctx->in.fd;
+		io.in_read = xo_read;
+		io.in_buffered = xo_buffered;
+	} else if (ctx->in.mode == CDT_INPUT_NONE && isatty(0) &&
+		   !cdt_flag(ctx, "no-stdin")) {
+		io.in_mode = 1;
+	}
+	if (ctx->out_mode != CDT_OUT_TEXT)
+		io.out = xo_out;
+	io.arg = &x;
+	rc = cdt_sandbox_run(&sb, cmd, ncmd, &io, &res);
+	if (rc)
+		goto out;
+	for (int st = 0; io.out && st < 2; st++) {
+		if (x.carry[st].len && !rc)
+			rc = emit_chunk(&x, st + 1, x.carry[st].buf,
+					x.carry[st].len, true);
+	}
+	if (rc)
+		goto out;
+	cdt_store_exec(s.st, "UPDATE sessions SET last_activity_at = ? "
+		       "WHERE id = ?", JV_ARRAY(jv_number((double)now_ms()),
+						jv_string(id)), NULL);
+	if (!res.started && !res.timed_out) {
+		rc = cdt_err(EX_UNAVAILABLE, "the sandbox did not start: %s%s",
+			     res.why, sb.bwrap ? " (is bubblewrap installed "
+			     "and allowed user namespaces? apt-get install "
+			     "bubblewrap)" : "");
+		goto out;
+	}
+	jv r = cdt_record_new("exit");
+	r = jv_object_set(r, jv_string("session_id"), jv_string(x.id));
+	r = jv_object_set(r, jv_string("argv"), jv_copy(x.argv));
+	r = jv_object_set(r, jv_string("code"), jv_number(res.code));
+	if (res.signal) {
+		char sig[32];
+		const char *abbrev = sigabbrev_np(res.signal);
+		if (abbrev)
+			snprintf(sig, sizeof(sig), "SIG%s", abbrev);
+		else
+			snprintf(sig, sizeof(sig), "%d", res.signal);
+		r = jv_object_set(r, jv_string("signal"), jv_string(sig));
+	} else {
+		r = jv_object_set(r, jv_string("signal"), jv_null());
+	}
+	r = jv_object_set(r, jv_string("timed_out"), jv_bool(res.timed_out));
+	r = jv_object_set(r, jv_string("oom_killed"),
+			  jv_bool(res.oom_killed));
+	r = jv_object_set(r, jv_string("duration_ms"),
+			  jv_number((double)res.duration_ms));
+	if (io.out)
+		rc = cdt_emit(r);
+	else
+		jv_free(r);
+	if (res.timed_out)
+		cdt_warn("timed out after %s: killed the sandbox", to ? to :
+			 "the session's exec timeout");
+	if (!rc) {
+		cdt_err_clear();
+		rc = res.code;
+	}
+	sess_release(&s);
+	goto done;
+out:
+	sess_release(&s);
+	if (!upstream)
+		rc = not_run(ctx, rc);
+done:
+	for (int i = 0; i < nenv; i++)
+		free(env[i]);
+	free(env);
+	jv_free(x.argv);
+	cdt_buf_release(&x.carry[0]);
+	cdt_buf_release(&x.carry[1]);
+	return rc;
+}

@@ -1,0 +1,44 @@
+#!/bin/bash
+# cdt-session limits (issue 7): a fork bomb and a memory hog, under
+# timeout; the host stays usable and nothing is left behind.  The case
+# names the mechanism from the session record's enforced_by, and fails
+# (never skips) where there is none.
+. "$(dirname "$0")/lib.sh"
+
+t_case 'enforced_by names a mechanism for pids and memory' '
+	cdt-session create --owner-pid 0 >s &&
+	jq -r ".sandbox.enforced_by | \"# pids: \(.pids); memory: \(.memory)\"" s &&
+	jq -e ".sandbox.enforced_by | (.pids | startswith(\"none\") | not) and
+		(.memory | startswith(\"none\") | not)" s
+'
+
+t_case 'a fork bomb stops at --pids; no process is left behind' '
+	S=$(cdt-session create --owner-pid 0 --pids 32) &&
+	echo "# pids by $(echo "$S" | jq -r .sandbox.enforced_by.pids)" &&
+	id=$(echo "$S" | jq -r .id) &&
+	timeout 60 cdt-session exec "$id" -- sh -c "
+		i=0; while [ \$i -lt 200 ]; do sleep 7 & i=\$((i + 1)); done
+		wait" >r 2>err; rc=$?;
+	[ $rc -ne 0 ] && [ $rc -ne 124 ] &&
+	jq -r "select(.type == \"exec\") | .data" r | grep -qi "fork" &&
+	sleep 0.2 && ! pgrep -x -f "sleep 7" &&
+	! ls /sys/fs/cgroup/pids/ 2>/dev/null | grep -q "^cdt-exec-" &&
+	echo ok-host-usable | grep -q ok
+'
+
+t_case 'a memory hog is stopped at --memory; oom_killed where a cgroup did it' '
+	S=$(cdt-session create --owner-pid 0 --memory 64M) &&
+	by=$(echo "$S" | jq -r .sandbox.enforced_by.memory) &&
+	echo "# memory by $by" && id=$(echo "$S" | jq -r .id) &&
+	timeout 60 cdt-session exec "$id" -- python3 -c "
+x = b\"x\" * (300 << 20)
+print(\"allocated\")" >r 2>err; rc=$?;
+	[ $rc -ne 0 ] && [ $rc -ne 124 ] &&
+	! jq -r "select(.type == \"exec\") | .data" r | grep -q allocated &&
+	case $by in
+	cgroup*) tail -n1 r | jq -e ".oom_killed == true and .signal == \"SIGKILL\"" ;;
+	*) jq -r "select(.type == \"exec\") | .data" r | grep -q MemoryError ;;
+	esac
+'
+
+t_done
