@@ -90,14 +90,14 @@ fnv1a(const char *s, size_t n)
 static void
 split_lines(const char *s, size_t len, struct side *out)
 {
-	size_t n = 0, cap = 0;
-	struct line *v = NULL;
+	size_t n = 0, cap = 16;
+	struct line *v = cdt_xmalloc(cap * sizeof(*v));
 	size_t i = 0;
 	while (i < len) {
 		const char *nl = memchr(s + i, '\n', len - i);
 		size_t l = nl ? (size_t)(nl - (s + i)) + 1 : len - i;
 		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
+			cap *= 2;
 			v = cdt_xrealloc(v, cap * sizeof(*v));
 		}
 		v[n].s = s + i;

@@ -895,7 +895,11 @@ cdt_s3_parse_list(const char *xml, size_t len, cdt_s3_list_entry entry,
 				cap = cap ? cap * 2 : 64;
 				v = cdt_xrealloc(v, cap * sizeof(*v));
 			}
-			v[n].key = cdt_xstrndup(it.key.buf, it.key.len);
+			/* The key may hold a NUL (the caller drops it): copy
+			 * its bytes, not a C string. */
+			v[n].key = cdt_xmalloc(it.key.len + 1);
+			memcpy(v[n].key, it.key.buf, it.key.len);
+			v[n].key[it.key.len] = '\0';
 			v[n].len = it.key.len;
 			v[n].is_prefix = cp;
 			v[n].size = it.size;
