@@ -7,7 +7,7 @@ PKGS="gcc make pkg-config git jq perl python3 curl procps util-linux \
 libjq-dev libonig-dev libcurl4-openssl-dev libgit2-dev libyaml-dev libssl-dev \
 libreadline-dev libsqlite3-dev libargon2-dev libpq-dev \
 clang libclang-rt-14-dev mandoc bubblewrap bash-completion zsh fish \
-ca-certificates awscli"
+ca-certificates awscli openssh-server openssh-client"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
@@ -35,10 +35,12 @@ if [ -f "$dir/package.json" ]; then
 			exit 1
 		fi
 	fi
-	if [ ! -d "$dir/node_modules" ] ||
-	   [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+	# Install again whenever the lock file is not the one installed.
+	want=$(sha256sum "$dir/package-lock.json" | cut -c1-64)
+	have=$(cat "$dir/node_modules/.cdt-lock-sha256" 2>/dev/null || :)
+	if [ "$want" != "$have" ]; then
 		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-		touch "$dir/node_modules"
+		echo "$want" >"$dir/node_modules/.cdt-lock-sha256"
 	fi
 fi
 exit 0
