@@ -315,14 +315,14 @@ cg_remove(char *dir)
 	if (!*dir)
 		return;
 	snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
-	for (int tries = 0; tries < 100 && rmdir(dir); tries++) {
+	for (int tries = 0; tries < 1000 && rmdir(dir); tries++) {
 		FILE *f = fopen(p, "re");
 		long pid;
 		while (f && fscanf(f, "%ld", &pid) == 1)
 			kill((pid_t)pid, SIGKILL);
 		if (f)
 			fclose(f);
-		usleep(10000);
+		usleep(1000);
 	}
 	dir[0] = 0;
 }

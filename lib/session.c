@@ -1,5 +1,6 @@
 #include "compat.h"
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -393,8 +394,8 @@ make_sandbox(struct sess *s, jv *out)
 			    jv_string(cdt_sandbox_memory_mech()));
 	enf = jv_object_set(enf, jv_string("pids"),
 			    jv_string(cdt_sandbox_pids_mech()));
-	enf = jv_object_set(enf, jv_string("disk"),
-			    jv_string("rlimit_fsize (per file)"));
+	enf = jv_object_set(enf, jv_string("disk"), jv_string(
+		"rlimit_fsize per file; usage checked before each exec"));
 	enf = jv_object_set(enf, jv_string("network"), jv_string(
 		!network ? (bwrap ? "net namespace" : "none (no sandbox)") :
 		"shared (host)"));
@@ -899,6 +900,37 @@ env_file(char ***env, int *n, const char *path)
 	return rc;
 }
 
+/* The bytes a workspace takes on disk (nftw has no argument: a static). */
+static uint64_t du_total;
+
+static int
+du_add(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)path;
+	(void)flag;
+	(void)f;
+	du_total += (uint64_t)st->st_blocks * 512;
+	return 0;
+}
+
+/* 0, or 75 when the workspace is over its disk limit. */
+static int
+disk_check(const char *ws, uint64_t limit)
+{
+	if (!limit)
+		return 0;
+	du_total = 0;
+	if (nftw(ws, du_add, 32, FTW_PHYS | FTW_MOUNT))
+		return 0;	/* unreadable parts: no figure, no refusal */
+	if (du_total <= limit)
+		return 0;
+	return cdt_err_class(EX_TEMPFAIL, "quota", "the workspace is over its "
+			     "disk limit: %llu bytes used, %llu allowed "
+			     "(--disk); remove files first",
+			     (unsigned long long)du_total,
+			     (unsigned long long)limit);
+}
+
 /* A failure before the command ran: its error record, then 125. */
 static int
 not_run(struct cdt_ctx *ctx, int rc)
@@ -1038,6 +1070,8 @@ cdt_session_exec(struct cdt_ctx *ctx)
 	/* The session's row stays alive while we use sb's strings. */
 	jv_free(sbd);
 
+	if ((rc = disk_check(sb.workspace, sb.disk_bytes)))
+		goto out;
 	rc = cdt_store_exec(s.st, "UPDATE sessions SET last_activity_at = ? "
 			    "WHERE id = ?", JV_ARRAY(jv_number((double)now_ms()),
 						     jv_string(id)), NULL);

@@ -119,4 +119,21 @@ t_case 'cross-tenant: another org sees 66, as if missing' '
 	cdt-session list --all >l && t_lines 0 l
 '
 
+t_case 'same org, no permission: 77; reading is any role' '
+	cdt-auth init --org acme --team web --email admin@acme.test \
+		>/dev/null 2>&1 &&
+	S=$(cdt-session create --owner-pid 0 --jq .id) &&
+	printf "pass-dev-1\n" | cdt-auth register --email dev@acme.test \
+		--org acme --team web --role developer --password-stdin \
+		>/dev/null &&
+	printf "pass-dev-1\n" | cdt-auth login --email dev@acme.test \
+		--password-stdin --no-save --jq .token >dev.tok &&
+	cdt-session --token-file dev.tok get "$S" >/dev/null &&
+	t_fails 77 cdt-session --token-file dev.tok terminate "$S" 2>err &&
+	t_grep "not allowed" err &&
+	t_fails 125 cdt-session --token-file dev.tok exec "$S" -- true >r 2>err &&
+	jq -e ".type == \"error\" and .code == 77" r &&
+	cdt-session get "$S" --jq .status >st && [ "$(cat st)" = running ]
+'
+
 t_done

@@ -41,4 +41,20 @@ print(\"allocated\")" >r 2>err; rc=$?;
 	esac
 '
 
+t_case 'disk: a file past --disk fails; a workspace over it refuses exec (75)' '
+	S=$(cdt-session create --owner-pid 0 --disk 1M --jq .id) &&
+	t_fails 1 cdt-session exec "$S" -- python3 -c "
+try:
+    open(\"big\", \"wb\").write(b\"x\" * (2 << 20))
+except OSError as e:
+    print(\"EFBIG\", e); raise SystemExit(1)" >r 2>err &&
+	jq -r "select(.type == \"exec\") | .data" r | grep -q "File too large" &&
+	ws=$(cdt-session get "$S" --jq .workspace) && rm -f "$ws/big" &&
+	cdt-session exec "$S" -- sh -c "head -c 700000 /dev/zero >a; head -c 700000 /dev/zero >b" &&
+	t_fails 125 cdt-session exec "$S" -- true >r 2>err &&
+	t_grep "over its disk limit" err &&
+	jq -e ".type == \"error\" and .code == 75" r &&
+	rm "$ws/a" && cdt-session exec "$S" -- true
+'
+
 t_done
