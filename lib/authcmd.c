@@ -991,6 +991,7 @@ users_list(struct au *u)
 	if (rc)
 		return rc;
 	jv users = user_records(rows);
+	jv_free(rows);
 	jv_array_foreach(users, i, x) {
 		if (rc) {
 			jv_free(x);
@@ -1625,7 +1626,7 @@ creds_path(void)
 	return cdt_buf_detach(&b, NULL);
 }
 
-/* Wipe every string in v (credentials on their way out). */
+/* Wipe every string in v (consumed): credentials on their way out. */
 static void
 wipe_strings(jv v)
 {
@@ -1635,10 +1636,10 @@ wipe_strings(jv v)
 	} else if (jv_get_kind(v) == JV_KIND_OBJECT) {
 		jv_object_foreach(v, k, x) {
 			wipe_strings(x);
-			jv_free(x);
 			jv_free(k);
 		}
 	}
+	jv_free(v);
 }
 
 static int

@@ -70,11 +70,14 @@ t_case 'a well-formed key nobody made is unknown, naming the store' '
 
 t_case 'keys expire' '
 	acme &&
-	cdt-auth keys create --name short --role developer --expires 1s \
+	cdt-auth keys create --name short --role developer --expires 30d \
 		--json >rec &&
-	jq -e ".expires_at != null" rec && jq -r .key rec >k &&
+	exp=$(date -d "$(jq -r .expires_at rec)" +%s) &&
+	d=$(( (exp - $(date +%s)) / 3600 )) && [ $d -ge 719 ] && [ $d -le 720 ] &&
+	jq -r .key rec >k &&
 	cdt-auth --token-file k whoami >/dev/null &&
-	sleep 1.2 &&
+	store-open "$CDT_HOME/cdt.db" "UPDATE api_keys SET expires_at = ?" \
+		"[$(( $(date +%s) - 1 ))000]" >/dev/null &&
 	t_fails 77 cdt-auth --token-file k whoami 2>err &&
 	t_grep "has expired" err
 '
