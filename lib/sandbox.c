@@ -347,7 +347,12 @@ static void
 child(const struct cdt_sandbox *sb, char **argv, int in, int out,
       int errfd, int mark, const char *cg_pids, const char *cg_mem)
 {
-	setpgid(0, 0);
+	/*
+	 * A group of its own, so the timeout kills the whole tree; not when
+	 * it reads our terminal (a background group would stop on SIGTTIN).
+	 */
+	if (in != 0)
+		setpgid(0, 0);
 	bool pids_cg = cg_join(cg_pids);
 	bool mem_cg = cg_join(cg_mem);
 	signal(SIGPIPE, SIG_DFL);
@@ -515,7 +520,9 @@ cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 		child(sb, argv, io->in_mode == 0 ? devnull :
 		      io->in_mode == 2 ? inp[0] : 0, io->out ? outp[1] : -1,
 		      io->out ? errp[1] : -1, mark[1], cg_pids, cg_mem);
-	setpgid(pid, pid);
+	pid_t target = io->in_mode == 1 ? pid : -pid;
+	if (io->in_mode != 1)
+		setpgid(pid, pid);
 	closefd(&mark[1]);
 	closefd(&outp[1]);
 	closefd(&errp[1]);
@@ -532,12 +539,19 @@ cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 		int ix_in = -1, ix_pipe = -1;
 		bool buffered = inp[1] >= 0 && inoff == inlen && !in_eof &&
 			io->in_buffered && io->in_buffered(io->arg);
-		if (mark[0] >= 0)
-			pf[ix_mark = np++] = (struct pollfd){ mark[0], POLLIN, 0 };
-		if (outp[0] >= 0)
-			pf[ix_out = np++] = (struct pollfd){ outp[0], POLLIN, 0 };
-		if (errp[0] >= 0)
-			pf[ix_err = np++] = (struct pollfd){ errp[0], POLLIN, 0 };
+		struct pollfd rd = { -1, POLLIN, 0 };
+		if (mark[0] >= 0) {
+			rd.fd = mark[0];
+			pf[ix_mark = np++] = rd;
+		}
+		if (outp[0] >= 0) {
+			rd.fd = outp[0];
+			pf[ix_out = np++] = rd;
+		}
+		if (errp[0] >= 0) {
+			rd.fd = errp[0];
+			pf[ix_err = np++] = rd;
+		}
 		if (inp[1] >= 0 && inoff < inlen)
 			pf[ix_pipe = np++] = (struct pollfd){ inp[1], POLLOUT,
 							      0 };
@@ -558,7 +572,7 @@ cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 		}
 		if (sb->timeout_ms > 0 && now_ms() - t0 >= sb->timeout_ms) {
 			res->timed_out = true;
-			kill(-pid, SIGKILL);
+			kill(target, SIGKILL);
 			break;
 		}
 		if (pr < 0)
@@ -588,7 +602,7 @@ cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 				rc = io->out(io->arg, s + 1, buf, (size_t)n);
 		}
 		if (rc) {
-			kill(-pid, SIGKILL);
+			kill(target, SIGKILL);
 			break;
 		}
 		if ((ix_in >= 0 && pf[ix_in].revents) || buffered) {

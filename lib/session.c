@@ -1073,8 +1073,9 @@ cdt_session_exec(struct cdt_ctx *ctx)
 	if ((rc = disk_check(sb.workspace, sb.disk_bytes)))
 		goto out;
 	rc = cdt_store_exec(s.st, "UPDATE sessions SET last_activity_at = ? "
-			    "WHERE id = ?", JV_ARRAY(jv_number((double)now_ms()),
-						     jv_string(id)), NULL);
+			    "WHERE id = ?",
+			    JV_ARRAY(jv_number((double)now_ms()),
+				     jv_string(id)), NULL);
 	if (rc)
 		goto out;
 
