@@ -1,10 +1,9 @@
 #include "compat.h"
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include "apikey.h"
 #include "err.h"
 #include "hash.h"
+#include "jwt.h"
 
 static const char b62[] =
 	"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -126,11 +125,7 @@ cdt_apikey_mac(const void *pepper, size_t plen, const char *secret,
 	       char hex[CDT_APIKEY_MAC_HEX + 1])
 {
 	unsigned char mac[32];
-	unsigned int n = 0;
-	if (!HMAC(EVP_sha256(), pepper, (int)plen,
-		  (const unsigned char *)secret, strlen(secret), mac, &n) ||
-	    n != 32)
-		cdt_oom();
+	cdt_jwt_hmac_sha256(pepper, plen, secret, strlen(secret), mac);
 	for (size_t i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
 	OPENSSL_cleanse(mac, sizeof(mac));

@@ -360,6 +360,16 @@ out:
 	return rc;
 }
 
+/* SHA-256 of a key in hex, without starting OpenSSL's EVP (jwt.h). */
+static void
+fingerprint(const unsigned char key[32], char hex[CDT_SHA256_HEX_LEN + 1])
+{
+	unsigned char d[32];
+	cdt_jwt_sha256(key, 32, d);
+	for (size_t i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
 static int
 meta_get(struct cdt_store *st, const char *key, char *out, size_t len)
 {
@@ -434,7 +444,7 @@ load_one(struct cdt_auth *a, bool signing, bool create,
 					   what, cdt_store_name(a->st), path);
 		goto out;
 	}
-	cdt_sha256_hex(key, 32, fp);
+	fingerprint(key, fp);
 	if (!stored[0] && create)
 		rc = meta_claim(a->st, metakey, fp, stored, sizeof(stored));
 	if (rc)
@@ -465,7 +475,7 @@ cdt_auth_keys(struct cdt_auth *a, unsigned flags)
 		if (!rc && have) {
 			char fp[CDT_SHA256_HEX_LEN + 1], type[16];
 			char kid[17];
-			cdt_sha256_hex(k, 32, fp);
+			fingerprint(k, fp);
 			memcpy(kid, fp, 16);
 			kid[16] = '\0';
 			rc = meta_get(a->st, "auth.key_type", type,

@@ -1,10 +1,13 @@
 #include "compat.h"
+/* The direct SHA-256 functions are deprecated in OpenSSL 3 in favour of
+   EVP, whose start-up costs a millisecond a process (see jwt.h). */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <limits.h>
 #include <math.h>
 #include <strings.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/sha.h>
 #include "codec.h"
 #include "err.h"
 #include "jwt.h"
@@ -498,18 +501,56 @@ cdt_jwt_key_release(struct cdt_jwt_key *k)
 	k->alg = CDT_JWT_HS256;
 }
 
+void
+cdt_jwt_sha256(const void *data, size_t len, unsigned char out[32])
+{
+	SHA256_CTX c;
+	SHA256_Init(&c);
+	SHA256_Update(&c, data, len);
+	SHA256_Final(out, &c);
+	OPENSSL_cleanse(&c, sizeof(c));
+}
+
+void
+cdt_jwt_hmac_sha256(const void *key, size_t klen, const void *data,
+		    size_t len, unsigned char out[32])
+{
+	unsigned char k[64], pad[64], inner[32];
+	SHA256_CTX c;
+
+	memset(k, 0, sizeof(k));
+	if (klen > sizeof(k))
+		cdt_jwt_sha256(key, klen, k);
+	else if (klen)
+		memcpy(k, key, klen);
+	for (size_t i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x36;
+	SHA256_Init(&c);
+	SHA256_Update(&c, pad, sizeof(pad));
+	SHA256_Update(&c, data, len);
+	SHA256_Final(inner, &c);
+	for (size_t i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x5c;
+	SHA256_Init(&c);
+	SHA256_Update(&c, pad, sizeof(pad));
+	SHA256_Update(&c, inner, sizeof(inner));
+	SHA256_Final(out, &c);
+	OPENSSL_cleanse(&c, sizeof(c));
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(inner, sizeof(inner));
+}
+
 /* The signature of input under k: 32 bytes (HS256) or 64 (EdDSA). */
 static int
 sign_bytes(const struct cdt_jwt_key *k, const char *in, size_t len,
 	   unsigned char sig[64], size_t *siglen)
 {
 	if (k->alg == CDT_JWT_HS256) {
-		unsigned int n = 0;
-		if (!k->secret_len ||
-		    !HMAC(EVP_sha256(), k->secret, (int)k->secret_len,
-			  (const unsigned char *)in, len, sig, &n))
+		if (!k->secret_len)
 			return EX_SOFTWARE;
-		*siglen = n;
+		cdt_jwt_hmac_sha256(k->secret, k->secret_len, in, len, sig);
+		*siglen = 32;
 		return 0;
 	}
 	EVP_MD_CTX *md = EVP_MD_CTX_new();

@@ -123,6 +123,15 @@ const char *cdt_jwt_error_name(enum cdt_jwt_error e);
 int cdt_jwt_json_parse(const char *s, size_t len, int max_depth, jv *out,
 		       const char **why);
 
+/*
+ * HMAC-SHA256 (RFC 2104) and SHA-256 through OpenSSL's direct SHA-256
+ * code rather than EVP: the first EVP fetch starts OpenSSL's providers,
+ * about 1 ms of every process, which the caller check cannot afford.
+ */
+void cdt_jwt_hmac_sha256(const void *key, size_t klen, const void *data,
+			 size_t len, unsigned char out[32]);
+void cdt_jwt_sha256(const void *data, size_t len, unsigned char out[32]);
+
 /* base64url without padding (RFC 7515 §2); encode appends to out. */
 int cdt_jwt_b64url_encode(const void *data, size_t len, struct cdt_buf *out);
 /*

@@ -159,6 +159,49 @@ test_b64url(void)
 }
 
 static void
+hexs(const unsigned char *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+/* The direct SHA-256 and HMAC (RFC 4231 TC1, TC2, TC6, TC7). */
+static void
+test_hmac(void)
+{
+	unsigned char d[32], k[131];
+	char h[65];
+	cdt_jwt_sha256("abc", 3, d);
+	hexs(d, 32, h);
+	is_str(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	       "SHA-256 of abc");
+	memset(k, 0x0b, 20);
+	cdt_jwt_hmac_sha256(k, 20, "Hi There", 8, d);
+	hexs(d, 32, h);
+	is_str(h, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+	       "HMAC-SHA256 RFC 4231 TC1");
+	cdt_jwt_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, d);
+	hexs(d, 32, h);
+	is_str(h, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+	       "HMAC-SHA256 RFC 4231 TC2");
+	memset(k, 0xaa, sizeof(k));
+	static const char t6[] =
+		"Test Using Larger Than Block-Size Key - Hash Key First";
+	cdt_jwt_hmac_sha256(k, sizeof(k), t6, strlen(t6), d);
+	hexs(d, 32, h);
+	is_str(h, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+	       "HMAC-SHA256 RFC 4231 TC6 (a key longer than a block)");
+	static const char t7[] =
+		"This is a test using a larger than block-size key and a "
+		"larger than block-size data. The key needs to be hashed "
+		"before being used by the HMAC algorithm.";
+	cdt_jwt_hmac_sha256(k, sizeof(k), t7, strlen(t7), d);
+	hexs(d, 32, h);
+	is_str(h, "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+	       "HMAC-SHA256 RFC 4231 TC7");
+}
+
+static void
 test_json(void)
 {
 	static const struct {
@@ -746,6 +789,7 @@ main(void)
 	cdt_jwt_key_hs256(&key, k, sizeof(k), NULL);
 	cdt_jwt_key_hs256(&kkey, k, sizeof(k), "k1");
 	test_b64url();
+	test_hmac();
 	test_json();
 	test_rfc();
 	test_a1_a3();
