@@ -89,6 +89,9 @@ static const struct key schema[] = {
 	{ "storage.s3.secret_key_env", K_STRING, NULL },
 	{ "storage.s3.path_style", K_BOOL, NULL },
 
+	{ "checkpoint", K_MAP, NULL },
+	{ "checkpoint.max_file_size", K_SIZE, NULL },
+
 	{ "store", K_MAP, NULL },
 	{ "store.backend", K_ENUM, "sqlite|postgres" },
 	{ "store.path", K_STRING, NULL },
