@@ -282,6 +282,20 @@ t_case 'key files elsewhere: auth.signing_key_file, auth.pepper_file' '
 	cdt-auth whoami >/dev/null
 '
 
+t_case 'auth.key_type eddsa: Ed25519 access tokens' '
+	mkdir -p "$XDG_CONFIG_HOME/cdt" &&
+	printf "auth:\n  key_type: eddsa\n" >"$XDG_CONFIG_HOME/cdt/config.yaml" &&
+	cdt-auth init >/dev/null 2>&1 && cdt-auth token >tok &&
+	cut -d. -f1 tok | tr "_-" "/+" | sed "s/\$/==/" | base64 -d 2>/dev/null |
+		grep -q "\"alg\":\"EdDSA\"" &&
+	[ "$(cut -d. -f3 tok | wc -c)" = 87 ] &&
+	cdt-auth whoami --token-file tok >/dev/null &&
+	rm "$XDG_CONFIG_HOME/cdt/config.yaml" &&
+	cdt-auth whoami --token-file tok >/dev/null &&
+	store-open "$CDT_HOME/cdt.db" "SELECT value FROM meta WHERE key =
+		\"auth.key_type\"" >kt && t_grep eddsa kt
+'
+
 t_case 'logout revokes the saved login for every holder' '
 	acme &&
 	cdt-auth token >tok &&
