@@ -13,7 +13,7 @@
 /* A commit message from -F is at most this long. */
 #define MESSAGE_MAX ((size_t)1 << 20)
 
-/* --- the workspace --------------------------------------------------------- */
+/* --- the workspace ------------------------------------------------------- */
 
 static int
 workspace(struct cdt_ctx *ctx, const char **dir)
@@ -63,7 +63,7 @@ open_repo(struct cdt_ctx *ctx, struct cdt_git *g, unsigned flags,
 	return rc;
 }
 
-/* --- records ----------------------------------------------------------------- */
+/* --- records ------------------------------------------------------------- */
 
 static jv
 hex_or_null(const git_oid *id)
@@ -148,7 +148,7 @@ commit_stats(struct cdt_git *g, const git_oid *id, struct cdt_git_stats *st)
 	return rc ? rc : cdt_git_stats(g, &pt, &t, st);
 }
 
-/* --- create ------------------------------------------------------------------- */
+/* --- create -------------------------------------------------------------- */
 
 struct create {
 	struct cdt_spool files;
@@ -475,7 +475,7 @@ out:
 	return rc;
 }
 
-/* --- list, show ------------------------------------------------------------- */
+/* --- list, show ---------------------------------------------------------- */
 
 /* Read (and forward) the stream; an error record in it stops us. */
 static int
@@ -634,7 +634,7 @@ out:
 	return rc;
 }
 
-/* --- diff ---------------------------------------------------------------------- */
+/* --- diff ---------------------------------------------------------------- */
 
 static int
 print_patch(const git_diff_delta *d, const git_diff_hunk *h,
@@ -757,7 +757,7 @@ out:
 	return rc;
 }
 
-/* --- restore ------------------------------------------------------------------- */
+/* --- restore ------------------------------------------------------------- */
 
 int
 cdt_checkpoint_restore(struct cdt_ctx *ctx)
@@ -836,7 +836,7 @@ out:
 	return rc;
 }
 
-/* --- push ------------------------------------------------------------------------ */
+/* --- push ---------------------------------------------------------------- */
 
 /* Is commit sha (hex) on branch ref?  66 when it is not here at all. */
 static int

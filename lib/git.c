@@ -21,7 +21,7 @@
 /* A pack is written whenever this much is waiting in memory. */
 #define PACK_FLUSH ((size_t)64 << 20)
 
-/* --- errors ------------------------------------------------------------ */
+/* --- errors -------------------------------------------------------------- */
 
 static void
 lib_init(void)
@@ -79,8 +79,8 @@ gerr(int e, const char *fmt, ...)
 	const git_error *ge = git_error_last();
 	int code = code_of(e);
 	const char *cls = code == EX_TEMPFAIL ? "conflict" : NULL;
-	return cdt_err_class(code, cls, "%s: %s", what,
-			     ge && ge->message ? ge->message : "libgit2 failed");
+	return cdt_err_class(code, cls, "%s: %s", what, ge && ge->message ?
+			     ge->message : "libgit2 failed");
 }
 
 void
@@ -89,7 +89,7 @@ cdt_git_hex(const git_oid *id, char out[GIT_OID_HEXSZ + 1])
 	git_oid_tostr(out, GIT_OID_HEXSZ + 1, id);
 }
 
-/* --- paths beneath the root -------------------------------------------- */
+/* --- paths beneath the root ---------------------------------------------- */
 
 /*
  * Paths from trees and from libgit2's walk of the work tree are relative
@@ -230,7 +230,7 @@ fail:;
 	return -1;
 }
 
-/* --- open, lock, stale locks -------------------------------------------- */
+/* --- open, lock, stale locks --------------------------------------------- */
 
 static int
 open_cdt_dir(int root, const char *sub, int *out)
@@ -563,7 +563,7 @@ cdt_git_commit_tree(struct cdt_git *g, const git_oid *c, git_oid *tree)
 	return 0;
 }
 
-/* --- storing blobs -------------------------------------------------------- */
+/* --- storing blobs ------------------------------------------------------- */
 
 /*
  * Where new blobs go.  Few: loose objects, through the repository's odb.
@@ -1310,7 +1310,7 @@ out:
 	return rc;
 }
 
-/* --- restore -------------------------------------------------------------- */
+/* --- restore ------------------------------------------------------------- */
 
 struct restore {
 	struct cdt_git *g;
@@ -1457,8 +1457,9 @@ check_way(struct restore *r, const git_diff_delta *d, bool *skip)
 					*skip = true;
 				else
 					rc = cdt_err(EX_CANTCREAT, "cannot "
-						     "restore '%s': an untracked"
-						     " file is there", path);
+						     "restore '%s': an "
+						     "untracked file is there",
+						     path);
 			}
 			break;
 		}
@@ -1722,7 +1723,7 @@ out:
 	return rc;
 }
 
-/* --- trees from records ---------------------------------------------------- */
+/* --- trees from records -------------------------------------------------- */
 
 int
 cdt_git_overlay_begin(struct cdt_git *g, const git_oid *base,
@@ -1812,7 +1813,7 @@ cdt_git_overlay_release(struct cdt_git_overlay *o)
 	o->index = NULL;
 }
 
-/* --- push ----------------------------------------------------------------- */
+/* --- push ---------------------------------------------------------------- */
 
 struct pushcb {
 	int tries;		/* credentials asked for, per kind */
@@ -2046,8 +2047,8 @@ track(struct cdt_git *g, git_config *cfg, const char *name,
 						       &ids[i], 1,
 						       "update by push");
 			if (err < 0)
-				rc = gerr(err, "pushed, but cannot record it in "
-					  "'%s'", t.ptr);
+				rc = gerr(err, "pushed, but cannot record "
+					  "it in '%s'", t.ptr);
 			git_reference_free(ref);
 			git_buf_dispose(&t);
 		}

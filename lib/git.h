@@ -4,8 +4,9 @@
  *
  * A workspace is a plain directory; its repository is DIR/.git (never
  * searched for above DIR), created on first use; a write adds `/.cdt/` to
- * its info/exclude when missing, so git does not show it either.  libgit2 is initialised once, lazily.  Every write holds
- * the cdt lock DIR/.cdt/checkpoint.lock (lock.h); when the last holder
+ * its info/exclude when missing, so git does not show it either.  libgit2
+ * is initialised once, lazily.  Every write holds the cdt lock
+ * DIR/.cdt/checkpoint.lock (lock.h); when the last holder
  * died holding it, the lock files libgit2 leaves behind (index.lock, ref
  * and config locks, half-written objects and packs) that date from the
  * dead holder's time are removed before anything else happens.

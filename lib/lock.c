@@ -161,7 +161,7 @@ cdt_lock_take(struct cdt_lock *lk, int dirfd, const char *name,
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 			if (!same_file(dirfd, name, fd)) {
 				close(fd);
-				continue;	/* replaced: take the new one */
+				continue;	/* replaced: take the new */
 			}
 			int r = cdt_lock_read_holder(fd, &h);
 			known = r == 0;
