@@ -7,7 +7,7 @@ static const struct cdt_opt init_opts[] = {
 	{ "org", 0, CDT_OPT_ARG, "ORG", "the org (default: local)" },
 	{ "team", 0, CDT_OPT_ARG, "TEAM", "its first team (default: default)" },
 	{ "email", 0, CDT_OPT_ARG, "EMAIL",
-	  "the org-admin (default: $USER@localhost)" },
+	  "the org-admin (default: LOGIN@localhost)" },
 	{ 0 }
 };
 

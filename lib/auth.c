@@ -1172,6 +1172,14 @@ os_user(char *name, size_t len, char *local, size_t llen)
 		snprintf(local, llen, "user");
 }
 
+void
+cdt_auth_local_user(char *email, size_t elen, char *name, size_t nlen)
+{
+	char local[64];
+	os_user(name, nlen, local, sizeof(local));
+	snprintf(email, elen, "%s@localhost", local);
+}
+
 int
 cdt_auth_bootstrap(struct cdt_auth *a, jv *cred, bool *created)
 {
@@ -1199,9 +1207,8 @@ cdt_auth_bootstrap(struct cdt_auth *a, jv *cred, bool *created)
 		cdt_store_rollback(a->st);
 		goto out;
 	}
-	char name[256], local[64], email[128];
-	os_user(name, sizeof(name), local, sizeof(local));
-	snprintf(email, sizeof(email), "%s@localhost", local);
+	char name[256], email[128];
+	cdt_auth_local_user(email, sizeof(email), name, sizeof(name));
 	rc = cdt_auth_keys(a, CDT_AUTH_SIGNING | CDT_AUTH_PEPPER |
 			   CDT_AUTH_CREATE);
 	if (!rc)

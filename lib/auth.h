@@ -168,6 +168,12 @@ int cdt_auth_create_org(struct cdt_auth *a, const char *org,
  */
 int cdt_auth_bootstrap(struct cdt_auth *a, jv *cred, bool *created);
 
+/*
+ * The local identity's user: "NAME@localhost" from the OS user name
+ * (lowercase; other than [a-z0-9._-] as '-'), and the name as it is.
+ */
+void cdt_auth_local_user(char *email, size_t elen, char *name, size_t nlen);
+
 /* Set a user's password (hashing it) and revoke their logins. */
 int cdt_auth_set_password(struct cdt_auth *a, const char *user_id,
 			  const char *pw, size_t len, const char *actor);

@@ -202,28 +202,11 @@ read_password(struct cdt_ctx *ctx, const char *prompt, bool confirm,
 
 /* ---- init ---------------------------------------------------------------- */
 
-static void
-default_email(char *out, size_t len)
-{
-	const char *u = getenv("USER");
-	char local[64];
-	size_t o = 0;
-	for (size_t i = 0; u && u[i] && o + 1 < sizeof(local); i++) {
-		char c = u[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c + 32);
-		local[o++] = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			c == '.' || c == '_' || c == '-' ? c : '-';
-	}
-	local[o] = '\0';
-	snprintf(out, len, "%s@localhost", o ? local : "user");
-}
-
 int
 cdt_authcmd_init(struct cdt_ctx *ctx)
 {
 	struct au u;
-	char dflt[128];
+	char dflt[128], name[256];
 	jv cred = jv_invalid();
 	const char *org = cdt_opt(ctx, "org") ? cdt_opt(ctx, "org") : "local";
 	const char *team = cdt_opt(ctx, "team") ? cdt_opt(ctx, "team") :
@@ -233,10 +216,9 @@ cdt_authcmd_init(struct cdt_ctx *ctx)
 
 	if (ctx->argc)
 		return cdt_usage(ctx, "init takes no operands");
-	if (!email) {
-		default_email(dflt, sizeof(dflt));
+	cdt_auth_local_user(dflt, sizeof(dflt), name, sizeof(name));
+	if (!email)
 		email = dflt;
-	}
 	au_init(&u, ctx);
 	rc = au_stream(ctx, false);
 	if (!rc)
@@ -281,7 +263,7 @@ cdt_authcmd_init(struct cdt_ctx *ctx)
 		rc = cdt_auth_keys(&u.a, CDT_AUTH_SIGNING | CDT_AUTH_PEPPER |
 				   CDT_AUTH_CREATE);
 	if (!rc)
-		rc = cdt_auth_create_org(&u.a, org, team, em, getenv("USER"),
+		rc = cdt_auth_create_org(&u.a, org, team, em, name,
 					 who && !strcmp(u.who.email, em),
 					 &cred);
 	if (!rc)
