@@ -179,8 +179,12 @@ uninstall:
 	for p in $(notdir $(filter %.7,$(MANPAGES))); do \
 		rm -f $(DESTDIR)$(MANDIR)/man7/$$p; done
 
+BENCHES := startup auth session chat files checkpoint route
+
+# Figures beside baselines, never pass/fail.  One: make bench BENCHES=route
 bench: all
-	$(Q)sh tests/bench/startup
+	$(Q)for b in $(BENCHES); do echo "== tests/bench/$$b"; \
+		bash tests/bench/$$b || exit 1; done
 
 
 demo: deps all
