@@ -538,7 +538,9 @@ cdt_session_create(struct cdt_ctx *ctx)
 			    "'running', 'paused')",
 			    JV_ARRAY(jv_string(s.who.user_id)), &rows);
 	if (!rc) {
-		int64_t n = rnum(jv_array_get(jv_copy(rows), 0), "n", 0);
+		jv row = jv_array_get(jv_copy(rows), 0);
+		int64_t n = rnum(row, "n", 0);	/* rnum borrows */
+		jv_free(row);
 		if (max > 0 && n >= max)
 			rc = cdt_err(EX_TEMPFAIL, "session quota reached: %lld "
 				     "sessions live, at most %lld "
