@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include "cfg.h"
 #include "codec.h"
 #include "edit.h"
@@ -545,6 +546,8 @@ struct target {
 	bool looked;		/* the workspace's version was looked at */
 	bool exists;		/* ... and is a regular file */
 	enum cdt_node node;	/* what is there, when it exists */
+	uint64_t orig_size;	/* ... its size */
+	char etag[80];		/* ... and on S3 its ETag, or "" */
 	bool have_orig;		/* orig holds its content */
 	struct cdt_buf orig;
 	char orig_sha[CDT_SHA256_HEX_LEN + 1];	/* "" until known */
@@ -769,6 +772,8 @@ look(struct writer *w, struct target *t)
 	t->looked = true;
 	t->node = in.node;
 	t->exists = in.node == CDT_NODE_FILE;
+	t->orig_size = in.size;
+	snprintf(t->etag, sizeof(t->etag), "%s", in.etag ? in.etag : "");
 	if (in.node == CDT_NODE_SYMLINK && in.target)
 		t->orig_link = cdt_xstrdup(in.target);
 	if (in.node == CDT_NODE_FILE && in.nlink > 1)
@@ -900,6 +905,26 @@ out:
 	return rc;
 }
 
+/* An S3 ETag that is the MD5 of the object (not multipart, not KMS). */
+static bool
+etag_is_md5(const char *etag)
+{
+	return strlen(etag) == 32 && strspn(etag, "0123456789abcdefABCDEF") ==
+	       32;
+}
+
+static bool
+md5_hex(const void *data, size_t len, char out[33])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	if (!EVP_Digest(data, len, md, &n, EVP_md5(), NULL) || n != 16)
+		return false;
+	for (unsigned i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return true;
+}
+
 /* The target's records are all in: stage it (or diff it). */
 static int
 finish_target(struct writer *w, struct target *t)
@@ -952,28 +977,80 @@ finish_target(struct writer *w, struct target *t)
 					   true, 0, &w->diff);
 		return rc;
 	}
-	if (t->orig_sha[0] || !t->exists) {
-		t->unchanged = t->exists && !strcmp(t->orig_sha, t->sha);
-		if (t->unchanged)
+	/* Identical content is not rewritten: settle it before staging. */
+	if (t->exists && !t->orig_sha[0] && t->orig_size == t->cur.len) {
+		char md5[33];
+		if (cdt_objstore_kind(w->os) == CDT_OBJSTORE_S3 &&
+		    etag_is_md5(t->etag) && md5_hex(t->cur.buf, t->cur.len,
+						    md5))
+			t->unchanged = !strcasecmp(t->etag, md5);
+		else if ((rc = orig_sha(w, t)))
 			goto out;
 	}
+	if (t->orig_sha[0])
+		t->unchanged = t->exists && !strcmp(t->orig_sha, t->sha);
+	if (t->unchanged)
+		goto out;
 	rc = cdt_objstore_put_begin(w->os, t->path, &t->put);
 	if (!rc)
 		rc = cdt_objstore_put_write(t->put, t->cur.buf, t->cur.len);
-	if (!rc && t->exists && !t->orig_sha[0]) {
-		bool same = false;
-		rc = cdt_objstore_put_same(t->put, &same);
-		if (!rc && same) {
-			t->unchanged = true;
-			cdt_objstore_put_abort(t->put);
-			t->put = NULL;
-		}
-	}
 out:
 	/* The bytes are staged: memory goes back. */
 	cdt_buf_release(&t->cur);
 	cdt_buf_release(&t->orig);
 	t->have_cur = t->have_orig = false;
+	return rc;
+}
+
+static int
+prelist_cb(void *arg, const struct cdt_objinfo *in)
+{
+	struct writer *w = arg;
+	struct target *t = target_of(w, in->path, false);
+	if (!t)
+		return 0;
+	t->node = in->node;
+	t->exists = in->node == CDT_NODE_FILE;
+	t->orig_size = in->size;
+	snprintf(t->etag, sizeof(t->etag), "%s", in->etag ? in->etag : "");
+	return 0;
+}
+
+/*
+ * On S3 each path would cost one or two listings to look at: with many,
+ * list the directory they share once instead, and take what is absent
+ * from it as absent.
+ */
+static int
+prelist(struct writer *w)
+{
+	if (cdt_objstore_kind(w->os) != CDT_OBJSTORE_S3 || w->nt < 8)
+		return 0;
+	size_t common = strlen(w->t[0].path);
+	for (size_t i = 1; i < w->nt; i++) {
+		size_t k = 0;
+		while (k < common && w->t[i].path[k] == w->t[0].path[k])
+			k++;
+		common = k;
+	}
+	/* Back to a whole directory: "a/b/" of "a/b/c" and "a/b/d". */
+	while (common && w->t[0].path[common - 1] != '/')
+		common--;
+	char *dir = cdt_xstrndup(w->t[0].path, common ? common - 1 : 0);
+	cdt_err_quiet(true);
+	int rc = cdt_objstore_list(w->os, dir, true, prelist_cb, w);
+	cdt_err_quiet(false);
+	if (rc == EX_NOINPUT) {
+		cdt_err_clear();
+		rc = 0;
+	} else if (rc) {
+		struct cdt_err_last e;
+		cdt_err_get(&e);
+		rc = cdt_err_class(rc, e.cls, "%s", e.message);
+	}
+	free(dir);
+	for (size_t i = 0; !rc && i < w->nt; i++)
+		w->t[i].looked = true;
 	return rc;
 }
 
@@ -1210,6 +1287,8 @@ write_records(struct cdt_ctx *ctx, bool edits_only)
 	if (rc != CDT_EOF)
 		goto out;
 	raise_fd_limit();
+	if ((rc = prelist(&w)))
+		goto out;
 	/* 2. Fold the records of each path in order and stage the result. */
 	rc = cdt_spool_rewind(&sp);
 	while (!rc && (rc = cdt_spool_next(&sp, &rec)) == 0) {
@@ -1416,6 +1495,20 @@ slist_release(struct slist *l)
 }
 
 static int
+known_cb(void *arg, const struct cdt_objinfo *in)
+{
+	jv *known = arg;
+	if (in->node != CDT_NODE_FILE)
+		return 0;
+	jv o = jv_object_set(jv_object(), jv_string("size"),
+			     jv_number((double)in->size));
+	o = jv_object_set(o, jv_string("etag"),
+			  jv_string(in->etag ? in->etag : ""));
+	*known = jv_object_set(*known, jv_string(in->path), o);
+	return 0;
+}
+
+static int
 put_sink(void *arg, const void *data, size_t len)
 {
 	return cdt_objstore_put_write(arg, data, len);
@@ -1445,9 +1538,13 @@ progress(struct progress *pg, bool final)
 	fflush(stderr);
 }
 
+/*
+ * Copy one file.  known is what a listing of dst said of path (an object
+ * {size, etag}), or null: then dst is asked.
+ */
 static int
 sync_file(struct cdt_objstore *src, struct cdt_objstore *dst,
-	  const char *path)
+	  const char *path, jv known)
 {
 	struct cdt_objput *p = NULL;
 	struct target t = { .path = (char *)path, .kind = T_FILE };
@@ -1455,8 +1552,20 @@ sync_file(struct cdt_objstore *src, struct cdt_objstore *dst,
 	int rc = cdt_objstore_put_begin(dst, path, &p);
 	if (!rc)
 		rc = cdt_objstore_get(src, path, put_sink, p, NULL);
-	if (!rc)
+	if (!rc && jv_get_kind(known) == JV_KIND_OBJECT) {
+		jv sz = jv_object_get(jv_copy(known), jv_string("size"));
+		const char *etag = cdt_record_str(known, "etag");
+		char hex[CDT_SHA256_HEX_LEN + 1], md5[33];
+		uint64_t size;
+		cdt_objstore_put_digest(p, hex, &size);
+		same = jv_get_kind(sz) == JV_KIND_NUMBER &&
+		       (uint64_t)jv_number_value(sz) == size && etag &&
+		       etag_is_md5(etag) && cdt_objstore_put_md5(p, md5) &&
+		       !strcasecmp(etag, md5);
+		jv_free(sz);
+	} else if (!rc && jv_get_kind(known) != JV_KIND_NULL) {
 		rc = cdt_objstore_put_same(p, &same);
+	}
 	if (!rc) {
 		cdt_objstore_put_digest(p, t.sha, &t.size);
 		t.unchanged = same;
@@ -1502,6 +1611,7 @@ cdt_files_sync(struct cdt_ctx *ctx)
 	struct progress pg = { isatty(2) && cdt_log_enabled(CDT_LOG_WARN),
 			       0, 0, 0, 0 };
 	jv have = jv_object();
+	jv known = jv_object();
 	int rc;
 
 	const char *to = cdt_opt(ctx, "to");
@@ -1532,11 +1642,23 @@ cdt_files_sync(struct cdt_ctx *ctx)
 	if ((rc = cdt_objstore_list(src, "", true, slist_cb, &sl)))
 		goto out;
 	pg.total = sl.n;
+	/* On S3, one listing of dst tells what it holds already. */
+	bool listed = cdt_objstore_kind(dst) == CDT_OBJSTORE_S3;
+	if (listed && (rc = cdt_objstore_list(dst, "", true, known_cb,
+					      &known)))
+		goto out;
 	for (size_t i = 0; i < sl.n && !rc; i++) {
 		struct sent *e = &sl.v[i];
 		have = jv_object_set(have, jv_string(e->path), jv_true());
 		if (e->node == CDT_NODE_FILE) {
-			rc = sync_file(src, dst, e->path);
+			/* Listed and absent: null; not listed: invalid. */
+			jv k = listed ? jv_object_get(jv_copy(known),
+						      jv_string(e->path)) :
+				jv_invalid();
+			if (listed && !jv_is_valid(k))
+				k = jv_null();
+			rc = sync_file(src, dst, e->path, k);
+			jv_free(k);
 			pg.bytes += e->size;
 		} else if (e->node == CDT_NODE_SYMLINK) {
 			if (cdt_objstore_kind(dst) == CDT_OBJSTORE_S3) {
@@ -1598,6 +1720,7 @@ cdt_files_sync(struct cdt_ctx *ctx)
 	progress(&pg, true);
 out:
 	jv_free(have);
+	jv_free(known);
 	slist_release(&sl);
 	slist_release(&dl);
 	cdt_objstore_free(src);

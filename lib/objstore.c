@@ -2059,6 +2059,15 @@ cdt_objstore_put_same(struct cdt_objput *p, bool *same)
 	return rc;
 }
 
+bool
+cdt_objstore_put_md5(struct cdt_objput *p, char md5[33])
+{
+	char hex[CDT_SHA256_HEX_LEN + 1];
+	cdt_objstore_put_digest(p, hex, NULL);
+	memcpy(md5, p->md5hex, sizeof(p->md5hex));
+	return md5[0] != '\0';
+}
+
 int
 cdt_objstore_put_commit(struct cdt_objput *p)
 {

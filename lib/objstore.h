@@ -142,9 +142,14 @@ int cdt_objstore_put_begin(struct cdt_objstore *os, const char *rel,
 			   struct cdt_objput **p);
 int cdt_objstore_put_write(struct cdt_objput *p, const void *data,
 			   size_t len);
-/* The hex sha256 and size of the staged bytes so far. */
+/*
+ * The hex sha256 and size of the staged bytes (call after the last
+ * write); cdt_objstore_put_md5 gives their MD5, to hold against an S3
+ * ETag, and false when none could be had.
+ */
 void cdt_objstore_put_digest(struct cdt_objput *p, char hex[65],
 			     uint64_t *size);
+bool cdt_objstore_put_md5(struct cdt_objput *p, char md5[33]);
 /*
  * Whether rel already holds exactly the staged bytes (after the last
  * write): the same size, then the same sha256 read back (local), or the

@@ -158,6 +158,23 @@ t_case "[$BE] identical content is reported unchanged and not rewritten" '
 	jq -e ".unchanged == true" out
 '
 
+t_case "[$BE] twelve files rewritten: the same ones unchanged, the others written" '
+	ws_init && for i in $(seq 1 11); do echo "v$i" | put "d/f$i" || exit 1; done &&
+	for i in $(seq 1 12); do
+		if [ $i -le 6 ]; then c="v$i"; else c="new$i"; fi
+		jq -cn --arg p "d/f$i" --arg c "$c
+" "{type: \"file\", path: \$p, content: \$c}"
+	done >in &&
+	cdt-files -C $W write <in >out 2>err &&
+	jq -r "[.path, .unchanged] | @tsv" out >got &&
+	for i in $(seq 1 12); do
+		printf "d/f%d\t%s\n" $i "$([ $i -le 6 ] && echo true || echo false)"
+	done >want && t_cmp want got &&
+	echo new9 >want && get d/f9 >got && t_cmp want got &&
+	echo new12 >want && get d/f12 >got && t_cmp want got &&
+	echo v3 >want && get d/f3 >got && t_cmp want got
+'
+
 t_case "[$BE] --dry-run: a diff git apply takes, nothing changed, nothing forwarded" '
 	ws_init && mkdir src && printf "1\n2\n3\n" >src/n.txt &&
 	put n.txt <src/n.txt &&

@@ -92,6 +92,12 @@ t_case 'sync --to s3 and back --to local; unchanged the second time; --delete' '
 	cdt-files -C ws sync --to s3 s3://bkt/w4 >out 2>err &&
 	jq -r "[.path, .unchanged] | @tsv" out >got &&
 	printf "b.md\ttrue\nsrc/a.c\ttrue\n" >want && t_cmp want got &&
+	echo changed >ws/src/a.c &&
+	cdt-files -C ws sync --to s3 s3://bkt/w4 >out 2>err &&
+	jq -r "[.path, .unchanged] | @tsv" out >got &&
+	printf "b.md\ttrue\nsrc/a.c\tfalse\n" >want && t_cmp want got &&
+	[ "$(aws s3 cp s3://bkt/w4/src/a.c -)" = changed ] && echo a >ws/src/a.c &&
+	cdt-files -C ws sync --to s3 s3://bkt/w4 >/dev/null 2>err &&
 	cdt-files -C s3://bkt/w4 sync --to local back >out 2>err &&
 	[ "$(cat back/src/a.c)" = a ] && [ "$(cat back/b.md)" = b ] && [ -d back/empty ] &&
 	rm ws/b.md && echo new >ws/src/n.c &&
