@@ -153,6 +153,16 @@ wdir_init(struct wdir *w, int root)
 	w->valid = false;
 }
 
+/* Drop the kept directory (it may be about to go). */
+static void
+wdir_forget(struct wdir *w)
+{
+	if (w->fd >= 0 && w->fd != w->root)
+		close(w->fd);
+	w->fd = -1;
+	w->valid = false;
+}
+
 static void
 wdir_release(struct wdir *w)
 {
@@ -1318,6 +1328,7 @@ struct restore {
 	int tmpfd;		/* DIR/.cdt/tmp */
 	const char **dels;	/* paths the restore removes, sorted */
 	size_t ndels;
+	pid_t pid;
 	unsigned long serial;
 };
 
@@ -1414,69 +1425,45 @@ static int
 check_way(struct restore *r, const git_diff_delta *d, bool *skip)
 {
 	const char *path = d->new_file.path;
+	const char *base;
 	struct cdt_buf sub = CDT_BUF_INIT;
-	int fd = r->g->rootfd, rc = 0;
-	size_t off = 0, len = strlen(path);
+	struct stat st;
+	size_t stop;
+	int dfd, rc = 0;
 	*skip = false;
-	while (off < len) {
-		size_t n = strcspn(path + off, "/");
-		char name[256];
-		struct stat st;
-		if (n >= sizeof(name)) {
-			rc = cdt_err(EX_DATAERR, "path '%s' is too long", path);
-			break;
-		}
-		memcpy(name, path + off, n);
-		name[n] = '\0';
-		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT)
-				rc = cdt_err_errno(EX_IOERR, "cannot restore "
-						   "'%s'", path);
-			break;
-		}
-		cdt_buf_reset(&sub);
-		cdt_buf_add(&sub, path, off + n);
-		bool last = off + n == len;
-		if (!last && !S_ISDIR(st.st_mode)) {
-			if (!deleted(r, sub.buf))
-				rc = cdt_err(EX_CANTCREAT, "cannot restore "
-					     "'%s': '%s' is in the way and is "
-					     "not tracked", path, sub.buf);
-			break;
-		}
-		if (last) {
-			if (S_ISDIR(st.st_mode)) {
-				if (d->new_file.mode != GIT_FILEMODE_COMMIT &&
-				    !empties(r, fd, name, &sub, 0))
-					rc = cdt_err(EX_CANTCREAT, "cannot "
-						     "restore '%s': a directory"
-						     " with untracked files is "
-						     "there", path);
-			} else if (d->status == GIT_DELTA_ADDED) {
-				if (holds(r, fd, name, &st, &d->new_file))
-					*skip = true;
-				else
-					rc = cdt_err(EX_CANTCREAT, "cannot "
-						     "restore '%s': an "
-						     "untracked file is there",
-						     path);
-			}
-			break;
-		}
-		int nfd = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-				 O_CLOEXEC);
-		if (nfd < 0) {
-			rc = cdt_err_errno(EX_IOERR, "cannot restore '%s'",
-					   path);
-			break;
-		}
-		if (fd != r->g->rootfd)
-			close(fd);
-		fd = nfd;
-		off += n + 1;
+	/* Every directory on the way opens without following a symlink. */
+	if (wdir_parent(&r->w, path, false, &dfd, &base, &stop) < 0) {
+		if (errno == ENOENT)
+			return 0;	/* made when written */
+		if (errno != ENOTDIR)
+			return cdt_err_errno(EX_IOERR, "cannot restore '%s'",
+					     path);
+		cdt_buf_add(&sub, path, stop);
+		if (!deleted(r, sub.buf))
+			rc = cdt_err(EX_CANTCREAT, "cannot restore '%s': '%s' "
+				     "is in the way and is not tracked", path,
+				     sub.buf);
+		cdt_buf_release(&sub);
+		return rc;
 	}
-	if (fd != r->g->rootfd)
-		close(fd);
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : cdt_err_errno(EX_IOERR, "cannot "
+							   "restore '%s'",
+							   path);
+	cdt_buf_addstr(&sub, path);
+	if (S_ISDIR(st.st_mode)) {
+		if (d->new_file.mode != GIT_FILEMODE_COMMIT &&
+		    !empties(r, dfd, base, &sub, 0))
+			rc = cdt_err(EX_CANTCREAT, "cannot restore '%s': a "
+				     "directory with untracked files is there",
+				     path);
+	} else if (d->status == GIT_DELTA_ADDED) {
+		if (holds(r, dfd, base, &st, &d->new_file))
+			*skip = true;
+		else
+			rc = cdt_err(EX_CANTCREAT, "cannot restore '%s': an "
+				     "untracked file is there", path);
+	}
 	cdt_buf_release(&sub);
 	return rc;
 }
@@ -1520,6 +1507,7 @@ prune(struct restore *r, const char *path)
 		if (wdir_parent(&r->w, p, false, &dfd, &base, &stop) < 0 ||
 		    unlinkat(dfd, base, AT_REMOVEDIR) < 0)
 			break;
+		wdir_forget(&r->w);
 	}
 	free(p);
 }
@@ -1546,6 +1534,7 @@ write_path(struct restore *r, const git_diff_file *f)
 		if (unlinkat(dfd, base, AT_REMOVEDIR) < 0)
 			return cdt_err_errno(EX_CANTCREAT, "cannot restore "
 					     "'%s'", path);
+		wdir_forget(&r->w);
 	}
 	if (f->mode == GIT_FILEMODE_COMMIT) {
 		if (mkdirat(dfd, base, 0777) < 0 && errno != EEXIST)
@@ -1558,7 +1547,7 @@ write_path(struct restore *r, const git_diff_file *f)
 		return gerr(e, "cannot read '%s'", path);
 	const char *data = git_blob_rawcontent(blob);
 	size_t len = (size_t)git_blob_rawsize(blob);
-	snprintf(tmp, sizeof(tmp), "restore-%ld-%lu", (long)getpid(),
+	snprintf(tmp, sizeof(tmp), "restore-%ld-%lu", (long)r->pid,
 		 r->serial++);
 	if (f->mode == GIT_FILEMODE_LINK) {
 		char *target = cdt_xstrndup(data, len);
@@ -1641,6 +1630,7 @@ cdt_git_restore(struct cdt_git *g, const git_oid *baseline,
 	memset(st, 0, sizeof(*st));
 	r.g = g;
 	r.tmpfd = -1;
+	r.pid = getpid();
 	wdir_init(&r.w, g->rootfd);
 	rc = lookup_tree(g, baseline, &ta);
 	if (!rc)
@@ -1683,6 +1673,7 @@ cdt_git_restore(struct cdt_git *g, const git_oid *baseline,
 	}
 	if (!rc)
 		rc = open_cdt_dir(g->rootfd, "tmp", &r.tmpfd);
+	wdir_forget(&r.w);
 	for (size_t i = n; !rc && i-- > 0; ) {
 		const git_diff_delta *d = git_diff_get_delta(diff, i);
 		if (d->status != GIT_DELTA_DELETED)
@@ -1693,6 +1684,7 @@ cdt_git_restore(struct cdt_git *g, const git_oid *baseline,
 			prune(&r, d->old_file.path);
 		}
 	}
+	wdir_forget(&r.w);
 	for (size_t i = 0; !rc && i < n; i++) {
 		const git_diff_delta *d = git_diff_get_delta(diff, i);
 		if (d->status == GIT_DELTA_DELETED || skip[i])
