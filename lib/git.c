@@ -1167,8 +1167,9 @@ blob_lines(const git_blob *b, size_t *lines, bool *binary)
 }
 
 /*
- * Count one delta's lines.  Paths are not passed to libgit2, so it
- * looks up no .gitattributes (which costs a realpath per file).
+ * Count one delta's lines.  The blobs go to libgit2 as plain buffers:
+ * given blobs (or paths), it looks up .gitattributes for each, which
+ * costs a realpath() of the file's path every time.
  */
 static int
 delta_lines(struct cdt_git *g, const git_diff_delta *d,
@@ -1199,7 +1200,11 @@ delta_lines(struct cdt_git *g, const git_diff_delta *d,
 		git_diff_options o;
 		git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
 		o.context_lines = 0;
-		e = git_patch_from_blobs(&p, a, NULL, b, NULL, &o);
+		e = git_patch_from_buffers(&p, git_blob_rawcontent(a),
+					   (size_t)git_blob_rawsize(a), NULL,
+					   git_blob_rawcontent(b),
+					   (size_t)git_blob_rawsize(b), NULL,
+					   &o);
 		if (e < 0) {
 			git_blob_free(a);
 			git_blob_free(b);
