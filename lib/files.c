@@ -128,6 +128,11 @@ node_record(const char *path, const struct cdt_objinfo *in)
 	if (in->node == CDT_NODE_FILE)
 		r = jv_object_set(r, jv_string("size"),
 				  jv_number((double)in->size));
+	/* Why it will not be read or written (it may alias an outside
+	 * file). */
+	if (in->node == CDT_NODE_FILE && in->nlink > 1)
+		r = jv_object_set(r, jv_string("links"),
+				  jv_number((double)in->nlink));
 	if (in->mtime >= 0)
 		r = jv_object_set(r, jv_string("modified_at"),
 				  time_str(in->mtime));
