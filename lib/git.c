@@ -271,12 +271,25 @@ open_cdt_dir(int root, const char *sub, int *out)
 	return 0;
 }
 
+/*
+ * A lock file, a libgit2 temporary file, or a pack whose index never
+ * came (the indexer renames the pack into place first): git counts that
+ * one as garbage and cannot use it.
+ */
 static bool
-debris_name(const char *name)
+debris_name(int dfd, const char *name)
 {
 	size_t n = strlen(name);
-	return (n > 5 && !strcmp(name + n - 5, ".lock")) ||
-		strstr(name, "_git2_") != NULL;
+	if ((n > 5 && !strcmp(name + n - 5, ".lock")) ||
+	    strstr(name, "_git2_") != NULL)
+		return true;
+	if (n < 11 || n > 200 || strncmp(name, "pack-", 5) ||
+	    strcmp(name + n - 5, ".pack"))
+		return false;
+	char idx[256];
+	snprintf(idx, sizeof(idx), "%.*s.idx", (int)(n - 5), name);
+	return faccessat(dfd, idx, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+		errno == ENOENT;
 }
 
 /*
@@ -313,7 +326,7 @@ clear_debris(int dfd, const char *shown, int64_t since_ns, bool deep,
 			}
 			continue;
 		}
-		if (!S_ISREG(st.st_mode) || !debris_name(e->d_name))
+		if (!S_ISREG(st.st_mode) || !debris_name(dirfd(d), e->d_name))
 			continue;
 		int64_t m = (int64_t)st.st_mtim.tv_sec * 1000000000 +
 			st.st_mtim.tv_nsec;

@@ -104,11 +104,18 @@ t_case 'a dead holder: its lock line and libgit2 locks are cleared' '
 		"$(date +%s%N)" >ws/.cdt/checkpoint.lock &&
 	: >ws/.git/index.lock && : >ws/.git/refs/heads/master.lock &&
 	: >ws/.git/objects/tmp_object_git2_AbCdEf &&
+	mkdir -p ws/.git/objects/pack ws/.git/objects/ab &&
+	: >ws/.git/objects/ab/tmp_object_git2_XyZ &&
+	p=ws/.git/objects/pack/pack-0123456789abcdef0123456789abcdef01234567 &&
+	: >$p.pack && : >ws/.git/objects/pack/pack_git2_0123 &&
 	echo b >ws/b &&
 	cdt-checkpoint -C ws create >out 2>err &&
 	t_grep "pid $dead" err && t_grep "died holding the lock" err &&
 	[ ! -e ws/.git/index.lock ] && [ ! -e ws/.git/refs/heads/master.lock ] &&
 	[ ! -e ws/.git/objects/tmp_object_git2_AbCdEf ] &&
+	[ ! -e ws/.git/objects/ab/tmp_object_git2_XyZ ] && [ ! -e $p.pack ] &&
+	[ ! -e ws/.git/objects/pack/pack_git2_0123 ] &&
+	git -C ws count-objects -v >co && t_grep "^garbage: 0" co &&
 	jq -e ".files_changed == 1" out &&
 	[ ! -s ws/.cdt/checkpoint.lock ] && git -C ws fsck --strict
 '
