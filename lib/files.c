@@ -1327,6 +1327,11 @@ write_records(struct cdt_ctx *ctx, bool edits_only)
 		goto out;
 	rc = 0;
 	/* 3. All staged: put everything in place. */
+	size_t staged = 0;
+	for (size_t i = 0; i < w.nt; i++)
+		staged += w.t[i].put != NULL;
+	if (staged > 1 && !w.dry_run)
+		rc = cdt_objstore_flush(w.os);
 	for (size_t i = 0; i < w.nt && !rc; i++) {
 		struct target *t = &w.t[i];
 		if (t->rc || t->done || t->left)

@@ -2097,6 +2097,21 @@ cdt_objstore_put_abort(struct cdt_objput *p)
 }
 
 int
+cdt_objstore_flush(struct cdt_objstore *os)
+{
+	if (os->kind != CDT_OBJSTORE_LOCAL)
+		return 0;
+	/* syncfs wants a real descriptor; the root's is O_PATH. */
+	int fd = openat(os->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+	if (fd < 0 || syncfs(fd) < 0)
+		rc = cdt_err_errno(EX_IOERR, "cannot sync '%s'", os->name);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int
 cdt_objstore_put(struct cdt_objstore *os, const char *rel, const void *data,
 		 size_t len)
 {
