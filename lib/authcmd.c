@@ -54,16 +54,7 @@ au_open(struct au *u)
 	int rc = cdt_cfg_load(&u->cfg);
 	if (rc)
 		return rc;
-	const char *url = cdt_cfg_str(&u->cfg, "store.url", NULL);
-	const char *path = cdt_cfg_str(&u->cfg, "store.path", NULL);
-	const char *home = cdt_cfg_home();
-	if (url || path)
-		rc = cdt_store_open(&u->st, url ? url : path, 0);
-	else if (!home)
-		return cdt_err(EX_CONFIG, "no home for the store: set CDT_HOME "
-			       "or HOME");
-	else
-		rc = cdt_store_open_default(&u->st, home);
+	rc = cdt_store_open_cfg(&u->st, &u->cfg, 0);
 	if (!rc)
 		cdt_auth_init(&u->a, u->st, &u->cfg);
 	return rc;

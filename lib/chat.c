@@ -156,26 +156,19 @@ open_store(struct chat *ch, bool create)
 {
 	if (ch->st)
 		return 0;
-	const char *url = cdt_cfg_str(&ch->cfg, "store.url", NULL);
-	const char *path = cdt_cfg_str(&ch->cfg, "store.path", NULL);
 	const char *home = cdt_cfg_home();
-	if (url || path)
-		return cdt_store_open(&ch->st, url ? url : path,
-				      create ? 0 : CDT_STORE_NOCREATE);
-	if (!home)
-		return cdt_err(EX_CONFIG, "no home for the store: set "
-			       "CDT_HOME or HOME");
-	if (create)
-		return cdt_store_open_default(&ch->st, home);
-	struct cdt_buf p = CDT_BUF_INIT;
-	cdt_buf_addf(&p, "%s/cdt.db", home);
-	if (access(p.buf, F_OK) != 0) {
+	bool named = cdt_cfg_str(&ch->cfg, "store.url", NULL) ||
+		     cdt_cfg_str(&ch->cfg, "store.path", NULL);
+	if (!create && !named && home) {
+		struct cdt_buf p = CDT_BUF_INIT;
+		cdt_buf_addf(&p, "%s/cdt.db", home);
+		bool none = access(p.buf, F_OK) != 0;
 		cdt_buf_release(&p);
-		return cdt_err(EX_NOINPUT, "no conversation yet");
+		if (none)
+			return cdt_err(EX_NOINPUT, "no conversation yet");
 	}
-	int rc = cdt_store_open(&ch->st, p.buf, CDT_STORE_NOCREATE);
-	cdt_buf_release(&p);
-	return rc;
+	return cdt_store_open_cfg(&ch->st, &ch->cfg,
+				  create ? 0 : CDT_STORE_NOCREATE);
 }
 
 /* ---- the context records carry ---- */

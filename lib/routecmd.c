@@ -59,15 +59,7 @@ rt_open(struct rt *rt, bool store)
 	if (rc || !store)
 		return rc;
 	/* The store cdt-chat uses too: breakers are shared. */
-	const char *url = cdt_cfg_str(&rt->cfg, "store.url", NULL);
-	const char *path = cdt_cfg_str(&rt->cfg, "store.path", NULL);
-	const char *home = cdt_cfg_home();
-	if (url || path)
-		return cdt_store_open(&rt->st, url ? url : path, 0);
-	if (!home)
-		return cdt_err_class(EX_CONFIG, "config", "no home for the "
-				     "store: set CDT_HOME or HOME");
-	return cdt_store_open_default(&rt->st, home);
+	return cdt_store_open_cfg(&rt->st, &rt->cfg, 0);
 }
 
 static struct cdt_route_opts

@@ -76,16 +76,7 @@ sess_open(struct sess *s)
 	int rc = cdt_cfg_load(&s->cfg);
 	if (rc)
 		return rc;
-	const char *url = cdt_cfg_str(&s->cfg, "store.url", NULL);
-	const char *path = cdt_cfg_str(&s->cfg, "store.path", NULL);
-	const char *home = cdt_cfg_home();
-	if (url || path)
-		rc = cdt_store_open(&s->st, url ? url : path, 0);
-	else if (!home)
-		return cdt_err(EX_CONFIG, "no home for the store: set CDT_HOME "
-			       "or HOME");
-	else
-		rc = cdt_store_open_default(&s->st, home);
+	rc = cdt_store_open_cfg(&s->st, &s->cfg, 0);
 	if (!rc)
 		rc = cdt_caller_from_ctx(s->ctx, s->st, &s->cfg, &s->who);
 	return rc;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "buf.h"
+#include "cfg.h"
 #include "err.h"
 #include "log.h"
 #include "schema.h"
@@ -274,6 +275,29 @@ cdt_store_open_default(struct cdt_store **out, const char *home)
 	cdt_buf_addstr(&path, "cdt.db");
 	rc = cdt_store_open(out, path.buf, 0);
 	cdt_buf_release(&path);
+	return rc;
+}
+
+int
+cdt_store_open_cfg(struct cdt_store **out, const struct cdt_cfg *cfg,
+		   enum cdt_store_flags flags)
+{
+	const char *url = cfg ? cdt_cfg_str(cfg, "store.url", NULL) : NULL;
+	const char *path = cfg ? cdt_cfg_str(cfg, "store.path", NULL) : NULL;
+	const char *home = cdt_cfg_home();
+
+	*out = NULL;
+	if (url || path)
+		return cdt_store_open(out, url ? url : path, flags);
+	if (!home)
+		return cdt_err_class(EX_CONFIG, "config", "no home for the "
+				     "store: set CDT_HOME or HOME");
+	if (!(flags & CDT_STORE_NOCREATE))
+		return cdt_store_open_default(out, home);
+	struct cdt_buf p = CDT_BUF_INIT;
+	cdt_buf_addf(&p, "%s/cdt.db", home);
+	int rc = cdt_store_open(out, p.buf, flags);
+	cdt_buf_release(&p);
 	return rc;
 }
 

@@ -101,6 +101,14 @@ int cdt_store_open(struct cdt_store **out, const char *path_or_url,
 		   enum cdt_store_flags flags);
 /* Make home (0700, parents too) if missing, then open home/cdt.db. */
 int cdt_store_open_default(struct cdt_store **out, const char *home);
+/*
+ * The store the configuration names: store.url, else store.path, else
+ * $CDT_HOME/cdt.db (made when missing unless flags has
+ * CDT_STORE_NOCREATE).  cfg may be NULL (defaults only).
+ */
+struct cdt_cfg;
+int cdt_store_open_cfg(struct cdt_store **out, const struct cdt_cfg *cfg,
+		       enum cdt_store_flags flags);
 /* Roll back an open transaction and free everything.  NULL is fine. */
 void cdt_store_close(struct cdt_store *st);
 
