@@ -26,6 +26,12 @@ static const struct cdt_opt list_opts[] = {
 	{ 0 }
 };
 
+static const struct cdt_opt get_opts[] = {
+	{ "history", 0, 0, NULL, "add the session's transitions and its "
+	  "recorded processes" },
+	{ 0 }
+};
+
 static const struct cdt_opt exec_opts[] = {
 	{ "env", 0, CDT_OPT_ARG | CDT_OPT_REPEAT, "NAME=VALUE",
 	  "set a variable inside" },
@@ -48,7 +54,8 @@ static const struct cdt_cmd cmds[] = {
 	{ "create", "[--project NAME | -C DIR]", "open a session",
 	  create_opts, cdt_session_create },
 	{ "list", "", "list sessions", list_opts, cdt_session_list },
-	{ "get", "[ID]", "show one session", NULL, cdt_session_get },
+	{ "get", "[ID]", "show one session", get_opts,
+	  cdt_session_get },
 	{ "exec", "[ID] -- COMMAND [ARG...]", "run a command in the sandbox",
 	  exec_opts, cdt_session_exec },
 	{ "heartbeat", "[ID]", "keep a session alive", NULL,

@@ -202,9 +202,52 @@ static const char v1_initial[] =
 	"CREATE INDEX audit_ts ON audit (ts);\n"
 	"CREATE INDEX audit_org_ts ON audit (org_id, ts);\n";
 
+/*
+ * Version 2: a session's history and its detached processes (issue 7).
+ *
+ * session_events keeps every lifecycle transition with its time: seq
+ * numbers a session's events 1, 2, 3, ... (the order within one
+ * millisecond); from_status is NULL for the first.  session_processes
+ * records each process `exec --detach` left running: its pid and start
+ * time (field 22 of /proc/PID/stat, clock ticks since boot) together
+ * identify it, so a recycled pid is never taken for it; cgroups is a
+ * JSON array of the cgroup directories made for it; ended_at and
+ * end_reason are set when it was killed or found gone.
+ * sessions.pruned_at is when `gc --prune` removed the session's branch
+ * (and, when no other session used it, its workspace).
+ */
+static const char v2_session_history[] =
+	"CREATE TABLE session_events (\n"
+	"  session_id TEXT NOT NULL REFERENCES sessions (id)\n"
+	"    ON DELETE CASCADE,\n"
+	"  seq INTEGER NOT NULL,\n"
+	"  ts BIGINT NOT NULL,\n"
+	"  from_status TEXT,\n"
+	"  to_status TEXT NOT NULL,\n"
+	"  reason TEXT,\n"
+	"  PRIMARY KEY (session_id, seq)\n"
+	");\n"
+	"CREATE TABLE session_processes (\n"
+	"  session_id TEXT NOT NULL REFERENCES sessions (id)\n"
+	"    ON DELETE CASCADE,\n"
+	"  pid BIGINT NOT NULL,\n"
+	"  start_time BIGINT NOT NULL,\n"
+	"  argv TEXT NOT NULL,\n"
+	"  log TEXT,\n"
+	"  cgroups TEXT NOT NULL DEFAULT '[]',\n"
+	"  started_at BIGINT NOT NULL,\n"
+	"  ended_at BIGINT,\n"
+	"  end_reason TEXT,\n"
+	"  PRIMARY KEY (session_id, pid, start_time)\n"
+	");\n"
+	"CREATE INDEX session_processes_live ON session_processes\n"
+	"  (ended_at, session_id);\n"
+	"ALTER TABLE sessions ADD COLUMN pruned_at BIGINT;\n";
+
 /* Append new migrations at the end; never edit or reorder shipped ones. */
 const struct cdt_schema_migration cdt_schema_migrations[] = {
 	{ "initial", v1_initial },
+	{ "session history", v2_session_history },
 };
 
 const int cdt_schema_count = (int)CDT_ARRAY_SIZE(cdt_schema_migrations);

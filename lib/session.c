@@ -406,6 +406,11 @@ make_sandbox(struct sess *s, jv *out)
 	return 0;
 }
 
+static int event_add(struct sess *s, const char *id, const char *from,
+		     const char *to, const char *reason, int64_t now);
+static int transition(struct sess *s, const char *to, bool touch,
+		      const char *reason);
+
 static jv
 ins_params(struct sess *s, const char *id, const char *project,
 	   const char *parent, jv sb, const char *ws, int64_t now,
@@ -545,16 +550,20 @@ cdt_session_create(struct cdt_ctx *ctx)
 				    "team_id, user_id, project, parent_id, "
 				    "status, sandbox, workspace, created_at, "
 				    "updated_at, expires_at, last_activity_at)"
-				    " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, "
+				    " VALUES (?, ?, ?, ?, ?, ?, 'creating', ?, "
 				    "?, ?, ?, ?, ?)",
 				    ins_params(&s, id, project, parent, sb, ws,
 					       now, max_age), NULL);
+	if (!rc)
+		rc = event_add(&s, id, NULL, "creating", "create", now);
 	if (!rc)
 		rc = cdt_store_commit(s.st);
 	else
 		cdt_store_rollback(s.st);
 	if (!rc)
 		rc = sess_load(&s, id, "sessions.read");
+	if (!rc)
+		rc = transition(&s, "running", false, "started");
 	if (!rc)
 		rc = emit_row(s.row);
 out:
@@ -572,29 +581,124 @@ live(const char *status)
 			  !strcmp(status, "paused"));
 }
 
-/* Move the loaded row from one status to another, if still there. */
+/* Append one transition to the session's history (session_events). */
 static int
-transition(struct sess *s, const char *to, bool touch)
+event_add(struct sess *s, const char *id, const char *from, const char *to,
+	  const char *reason, int64_t now)
+{
+	return cdt_store_exec(s->st, "INSERT INTO session_events (session_id, "
+			      "seq, ts, from_status, to_status, reason) "
+			      "SELECT ?, coalesce(max(seq), 0) + 1, ?, ?, ?, ? "
+			      "FROM session_events WHERE session_id = ?",
+			      JV_ARRAY(jv_string(id), jv_number((double)now),
+				       sv(from), jv_string(to), sv(reason),
+				       jv_string(id)), NULL);
+}
+
+/*
+ * Move the loaded row from one status to another, if still there, and
+ * store the transition with its time and reason in one transaction (a
+ * heartbeat, from a status to itself, is no transition).
+ */
+static int
+transition(struct sess *s, const char *to, bool touch, const char *reason)
 {
 	const char *id = rstr(s->row, "id");
 	const char *from = rstr(s->row, "status");
 	int64_t now = now_ms();
-	int rc = cdt_store_exec(s->st, "UPDATE sessions SET status = ?, "
-				"updated_at = ?, last_activity_at = CASE WHEN "
-				"? THEN ? ELSE last_activity_at END WHERE "
-				"id = ? AND status = ?",
-				JV_ARRAY(jv_string(to), jv_number((double)now),
-					 jv_bool(touch), jv_number((double)now),
-					 jv_string(id), jv_string(from)), NULL);
+	int rc = cdt_store_begin(s->st, CDT_TXN_WRITE);
 	if (rc)
 		return rc;
-	if (cdt_store_changes(s->st) != 1)
-		return cdt_err(EX_TEMPFAIL, "session '%s' changed meanwhile; "
-			       "try again", id);
+	rc = cdt_store_exec(s->st, "UPDATE sessions SET status = ?, "
+			    "updated_at = ?, last_activity_at = CASE WHEN "
+			    "? THEN ? ELSE last_activity_at END WHERE "
+			    "id = ? AND status = ?",
+			    JV_ARRAY(jv_string(to), jv_number((double)now),
+				     jv_bool(touch), jv_number((double)now),
+				     jv_string(id), jv_string(from)), NULL);
+	if (!rc && cdt_store_changes(s->st) != 1)
+		rc = cdt_err(EX_TEMPFAIL, "session '%s' changed meanwhile; "
+			     "try again", id);
+	if (!rc && strcmp(from, to))
+		rc = event_add(s, id, from, to, reason, now);
+	if (!rc)
+		rc = cdt_store_commit(s->st);
+	else
+		cdt_store_rollback(s->st);
+	if (rc)
+		return rc;
 	char *keep = cdt_xstrdup(id);
 	rc = sess_load(s, keep, "sessions.read");
 	free(keep);
 	return rc;
+}
+
+/* A process row as the record shows it. */
+static jv
+proc_record(jv row)
+{
+	jv p = jv_object();
+	p = jv_object_set(p, jv_string("pid"), jv_number(rnum(row, "pid",
+							       0)));
+	p = jv_object_set(p, jv_string("start_time"),
+			  jv_number((double)rnum(row, "start_time", 0)));
+	const char *a = rstr(row, "argv");
+	jv argv = a ? jv_parse(a) : jv_null();
+	p = jv_object_set(p, jv_string("argv"), jv_is_valid(argv) ? argv :
+			  jv_null());
+	p = jv_object_set(p, jv_string("log"), sv(rstr(row, "log")));
+	p = jv_object_set(p, jv_string("started_at"),
+			  time_jv(rnum(row, "started_at", 0)));
+	p = jv_object_set(p, jv_string("ended_at"),
+			  time_jv(rnum(row, "ended_at", 0)));
+	return jv_object_set(p, jv_string("end_reason"),
+			     sv(rstr(row, "end_reason")));
+}
+
+/* The session record with its history and its recorded processes. */
+static int
+emit_history(struct sess *s)
+{
+	jv ev = jv_invalid(), pr = jv_invalid();
+	const char *id = rstr(s->row, "id");
+	int rc = cdt_store_exec(s->st, "SELECT ts, from_status, to_status, "
+				"reason FROM session_events WHERE "
+				"session_id = ? ORDER BY seq",
+				JV_ARRAY(jv_string(id)), &ev);
+	if (!rc)
+		rc = cdt_store_exec(s->st, "SELECT * FROM session_processes "
+				    "WHERE session_id = ? ORDER BY "
+				    "started_at, pid",
+				    JV_ARRAY(jv_string(id)), &pr);
+	if (rc) {
+		jv_free(ev);
+		jv_free(pr);
+		return rc;
+	}
+	jv h = jv_array(), procs = jv_array();
+	jv_array_foreach(ev, i, row) {
+		jv e = jv_object();
+		e = jv_object_set(e, jv_string("at"),
+				  time_jv(rnum(row, "ts", 0)));
+		e = jv_object_set(e, jv_string("from"),
+				  sv(rstr(row, "from_status")));
+		e = jv_object_set(e, jv_string("to"),
+				  sv(rstr(row, "to_status")));
+		e = jv_object_set(e, jv_string("reason"),
+				  sv(rstr(row, "reason")));
+		h = jv_array_append(h, e);
+		jv_free(row);
+	}
+	jv_array_foreach(pr, i, row) {
+		procs = jv_array_append(procs, proc_record(row));
+		jv_free(row);
+	}
+	jv_free(ev);
+	jv_free(pr);
+	jv r = row_record(s->row);
+	r = jv_object_set(r, jv_string("history"), h);
+	r = jv_object_set(r, jv_string("processes"), procs);
+	return cdt_emit(r);
 }
 
 enum life { L_GET, L_HEARTBEAT, L_PAUSE, L_RESUME, L_TERMINATE };
@@ -629,7 +733,8 @@ lifecycle(struct cdt_ctx *ctx, enum life what)
 		break;
 	case L_TERMINATE:
 		if (!ended)
-			rc = transition(&s, "terminated", false);
+			rc = transition(&s, "terminated", false,
+					"terminate");
 		break;
 	case L_HEARTBEAT:
 	case L_PAUSE:
@@ -640,14 +745,16 @@ lifecycle(struct cdt_ctx *ctx, enum life what)
 			break;
 		}
 		if (what == L_HEARTBEAT)
-			rc = transition(&s, st, true);
+			rc = transition(&s, st, true, NULL);
 		else if (what == L_PAUSE && strcmp(st, "paused"))
-			rc = transition(&s, "paused", false);
+			rc = transition(&s, "paused", false, "pause");
 		else if (what == L_RESUME && !strcmp(st, "paused"))
-			rc = transition(&s, "running", true);
+			rc = transition(&s, "running", true, "resume");
 		break;
 	}
-	if (!rc)
+	if (!rc && what == L_GET && cdt_flag(ctx, "history"))
+		rc = emit_history(&s);
+	else if (!rc)
 		rc = emit_row(s.row);
 out:
 	sess_release(&s);
@@ -772,7 +879,7 @@ cdt_session_gc(struct cdt_ctx *ctx)
 		}
 		jv_free(s.row);
 		s.row = row;
-		rc = transition(&s, "terminated", false);
+		rc = transition(&s, "terminated", false, why);
 		if (!rc) {
 			cdt_info("terminated session '%s': %s",
 				 rstr(s.row, "id"), why);

@@ -37,6 +37,33 @@ t_case 'get, list, heartbeat, pause, resume, terminate; terminate twice is 0' '
 	jq -e "select(.type == \"error\") | .code == 69" out
 '
 
+t_case 'every transition is stored with its time and reason: get --history' '
+	S=$(cdt-session create --owner-pid 0 --jq .id) &&
+	cdt-session pause "$S" >/dev/null && cdt-session pause "$S" >/dev/null &&
+	cdt-session heartbeat "$S" 2>/dev/null >/dev/null;
+	cdt-session resume "$S" >/dev/null &&
+	cdt-session heartbeat "$S" >/dev/null &&
+	cdt-session terminate "$S" >/dev/null &&
+	cdt-session terminate "$S" >/dev/null &&
+	cdt-session get --history "$S" >g &&
+	jq -c "[.history[] | [.from, .to, .reason]]" g >got &&
+	echo "[[null,\"creating\",\"create\"],[\"creating\",\"running\",\"started\"],[\"running\",\"paused\",\"pause\"],[\"paused\",\"running\",\"resume\"],[\"running\",\"terminated\",\"terminate\"]]" >want &&
+	t_cmp want got &&
+	jq -e "all(.history[]; .at | test(\"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$\")) and .processes == []" g &&
+	sqlite3 "$CDT_HOME/cdt.db" "SELECT seq, ts FROM session_events WHERE session_id = '\''$S'\'' ORDER BY seq" >rows &&
+	t_lines 5 rows && sort -t"|" -k2,2n -s rows | cmp - rows &&
+	cdt-session get "$S" | jq -e "has(\"history\") | not"
+'
+
+t_case 'gc stores its reason in the history' '
+	mkdir -p "$XDG_CONFIG_HOME/cdt" &&
+	printf "sandbox:\n  idle_timeout: 1s\n" >"$XDG_CONFIG_HOME/cdt/config.yaml" &&
+	A=$(cdt-session create --owner-pid 0 --jq .id) && sleep 1.2 &&
+	cdt-session gc >/dev/null &&
+	cdt-session get --history "$A" --jq ".history[-1] | \"\(.from) \(.to) \(.reason)\"" >got &&
+	echo "running terminated idle" >want && t_cmp want got
+'
+
 t_case 'the id from a session record on stdin and from CDT_SESSION' '
 	cdt-session create --owner-pid 0 >s &&
 	S=$(jq -r .id s) &&
