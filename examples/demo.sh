@@ -1,43 +1,123 @@
 #!/bin/sh
-# make demo: what works end to end today, offline, in a throw-away
-# directory.  The whole pipeline of the README (sessions, chat, checkpoints)
-# joins this script as the later issues land.
+# make demo: the main job of cdt end to end, in a throw-away $CDT_HOME.
+#
+#	sh examples/demo.sh		offline: the model's answer is replayed
+#	DEMO_LIVE=1 sh examples/demo.sh	a live provider of your configuration
+#
+# A session over a directory holding hello.c; the model is shown hello.c
+# and asked for a Makefile; its answer is written into the workspace,
+# built and run inside the session's sandbox (bubblewrap, no network), and
+# the workspace is checkpointed into git only because that run passed.
+#
+# Offline, the answer comes from examples/cassettes/demo.jsonl, a cassette
+# recorded from the fake provider (tests/t3050-chat-replay.sh re-records
+# it and checks it is the same), through a provider of type replay; as
+# root the whole demo runs in a new network namespace, so nothing can
+# reach the network.  DEMO_LIVE=1 uses the providers of your configuration
+# ($CDT_CONFIG, else ~/.config/cdt/config.yaml) with the keys from the
+# environment (ANTHROPIC_API_KEY, ...) or your credentials.json.
 set -eu
 cd "$(dirname "$0")/.."
-PATH=$PWD/bin:$PATH
-export CDT_HOME="${TMPDIR:-/tmp}/cdt-demo-home.$$"
-ws=$(mktemp -d "${TMPDIR:-/tmp}/cdt-demo.XXXXXX")
-trap 'rm -rf "$ws" "$CDT_HOME"' EXIT
-if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
-	say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
-else
-	say() { printf '\n$ %s\n' "$*"; }
+src=$PWD
+PATH=$src/bin:$PATH
+live=${DEMO_LIVE:-0}
+
+# Offline and root: run again inside a network namespace of our own.
+if [ "$live" != 1 ] && [ -z "${DEMO_NETNS:-}" ] && [ "$(id -u)" = 0 ] &&
+	command -v unshare >/dev/null && unshare --net true 2>/dev/null; then
+	DEMO_NETNS=1 exec unshare --net sh "$0" "$@"
 fi
 
-say "a model's answer as file records, written into a workspace"
-cat >"$ws.in" <<'JSON'
-{"type":"message","role":"assistant","id":"m1","content":"Here is hello.c and a Makefile."}
-{"type":"file","path":"hello.c","content":"#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n"}
-{"type":"file","path":"Makefile","content":"hello: hello.c\n\tcc -o hello hello.c\n"}
-JSON
-cdt-files -C "$ws" write <"$ws.in" | cdt render
-rm -f "$ws.in"
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+	say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	say() { printf '\n== %s\n' "$*"; }
+fi
+die() { echo "demo: $*" >&2; exit 1; }
 
-say "cdt-files -C WS ls -r --text"
-cdt-files -C "$ws" ls -r --text
+top=$(mktemp -d "${TMPDIR:-/tmp}/cdt-demo.XXXXXX")
+trap 'rm -rf "$top"' EXIT
+# The user's configuration and keys, for a live run, before they go.
+user_cfg=${CDT_CONFIG:-${XDG_CONFIG_HOME:-$HOME/.config}/cdt/config.yaml}
+user_home=${CDT_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/cdt}
+for v in $(env | sed -n 's/^\(CDT_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
+export CDT_HOME=$top/home XDG_CONFIG_HOME=$top/config
+mkdir -p "$CDT_HOME" "$XDG_CONFIG_HOME"
+export GIT_AUTHOR_NAME="cdt demo" GIT_AUTHOR_EMAIL=demo@example.com
+export GIT_COMMITTER_NAME="cdt demo" GIT_COMMITTER_EMAIL=demo@example.com
 
-say "cdt-files -C WS read hello.c | jq .sha256"
-cdt-files -C "$ws" read hello.c | jq -r .sha256
+if [ "$live" = 1 ]; then
+	if [ -f "$user_cfg" ]; then
+		export CDT_CONFIG=$user_cfg
+	fi
+	if [ -f "$user_home/credentials.json" ]; then
+		(umask 077 && cp "$user_home/credentials.json" "$CDT_HOME/")
+	fi
+	pick=$(cdt-route pick --no-stdin --jq '"\(.provider) (\(.model))"') ||
+		die "DEMO_LIVE=1 needs a provider: set ANTHROPIC_API_KEY (or OPENAI_API_KEY, GEMINI_API_KEY, MOONSHOT_API_KEY), or configure one (cdt-route(1))"
+	how="live, from $pick"
+else
+	export CDT_CONFIG=$top/config.yaml
+	cat >"$CDT_CONFIG" <<EOF
+providers:
+  cassette: {type: replay, file: '$src/examples/cassettes/demo.jsonl'}
+routing:
+  priority: [cassette]
+EOF
+	how="replayed from examples/cassettes/demo.jsonl, offline"
+	if [ -n "${DEMO_NETNS:-}" ]; then
+		how="$how, in a network namespace of its own"
+	fi
+fi
 
-say "build it with the workspace's Makefile (the sandboxed exec comes with cdt-session)"
-make -s -C "$ws" hello && "$ws/hello"
+# The project: a small C program, and no Makefile yet.
+ws=$top/hello
+mkdir -p "$ws"
+cp "$src/examples/cassettes/hello.c" "$ws/"
+printf 'hello\n' >"$ws/.gitignore"
 
-say "a hostile path is refused and nothing is written (exit 65)"
-echo '{"type":"file","path":"../escape","content":"x"}' |
-	cdt-files -C "$ws" write --json || echo "exit $?"
+echo "cdt demo: the model's answer is $how"
+echo "workspace: $ws"
+say "cdt-session create -C WS: a session over the workspace, sandboxed"
+cdt-session create -C "$ws" --no-stdin >"$top/session.jsonl"
+cdt render <"$top/session.jsonl"
+CDT_SESSION=$(jq -r .id "$top/session.jsonl")
+export CDT_SESSION
 
-say "a failure upstream travels down the pipe: nothing is written, its code is kept"
-printf '%s\n' '{"type":"file","path":"late.txt","content":"x"}' \
-	'{"type":"error","tool":"cdt-chat","code":69,"class":"overloaded","message":"no provider could serve"}' |
-	cdt-files -C "$ws" write | cdt render || echo "exit $?"
-test ! -e "$ws/late.txt" && echo "late.txt was not written"
+say "show the model hello.c, write its answer, build and run it in the sandbox, checkpoint it only if that worked"
+cat <<'EOF'
+cdt-files read hello.c | cdt-chat --edit "add a Makefile for hello.c" |
+  cdt-files write | cdt-session exec -- sh -c 'make && ./hello' |
+  cdt-checkpoint create --require-success -m "demo: the model's Makefile"
+EOF
+echo
+cdt-files -C "$ws" read hello.c --no-stdin |
+	cdt-chat --edit "add a Makefile for hello.c" |
+	cdt-files -C "$ws" write |
+	cdt-session exec -- sh -c 'make && ./hello' |
+	cdt-checkpoint -C "$ws" create --require-success \
+		-m "demo: the model's Makefile" >"$top/run.jsonl"
+# Everything but the prompt (hello.c again) as a person reads it.
+jq -c 'select(.type != "message" or .role != "user")' "$top/run.jsonl" |
+	cdt render
+
+say "cdt-checkpoint list"
+cdt-checkpoint -C "$ws" list --no-stdin >"$top/list.jsonl"
+cdt render <"$top/list.jsonl"
+
+say "cdt-route status"
+cdt-route status --no-stdin >"$top/route.jsonl"
+cdt render <"$top/route.jsonl"
+
+say "what happened"
+jq -r -s --arg how "$how" '
+	(map(select(.type == "message" and .role == "assistant")) | last) as $m |
+	(map(select(.type == "file" and .unchanged == false)) | map(.path)) as $w |
+	(map(select(.type == "exec" and .stream == "stdout")) | last) as $o |
+	(map(select(.type == "exit")) | last) as $x |
+	(map(select(.type == "checkpoint")) | last) as $c |
+	"the answer (\($m.provider)/\($m.model), \($how)) wrote: \($w | join(", "))",
+	"make && ./hello in the sandbox exited \($x.code) in \($x.duration_ms) ms, saying: \($o.data | rtrimstr("\n"))",
+	"checkpoint \($c.sha[0:12]) on \($c.branch): \($c.files_changed) file(s), \"\($c.message)\""
+	' "$top/run.jsonl"
+git -C "$ws" log --oneline --stat | sed 's/^/  /'

@@ -1,0 +1,246 @@
+#!/bin/bash
+# Every script in examples/ runs to its end against the test fixtures
+# (the fake provider, s3rver, real bwrap and git) and does what it says:
+# each case checks the script's output and what reached the fixtures.
+# examples/ci-checkpoint.sh is run by t5090.
+. "$(dirname "$0")/lib.sh"
+. "$SRC/tests/fixtures/fakeprov.sh"
+
+EX=$SRC/examples
+export EX
+
+# Every example is covered here or in t5090: a new one needs a case.
+t_case 'every example has a test' '
+	for f in "$EX"/*.sh; do
+		n=${f##*/}
+		grep -q "examples/$n\|\$EX/$n" "$SRC/tests/t9000-examples.sh" \
+			"$SRC/tests/t5090-checkpoint-example.sh" ||
+			{ echo "no test runs examples/$n"; exit 1; }
+	done
+'
+
+# The fake speaks for claude, the default first provider.
+fp_env() {
+	export ANTHROPIC_BASE_URL=$FP_URL ANTHROPIC_API_KEY=k-ant
+}
+# A checkpoint needs an author, as it would from git config.
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com \
+	GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
+export -f fp_env
+
+# script TEXT: the fake's next anthropic answer is TEXT.
+script() {
+	jq -cn --arg t "$1" "{family: \"anthropic\", text: \$t}" >>fp/script.jsonl
+}
+export -f script
+
+t_case 'review.sh sends git diff with the review prompt, prints the review' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	git init -q -b main repo && printf "a\nb\n" >repo/f.txt &&
+	git -C repo add f.txt &&
+	git -C repo -c user.name=t -c user.email=t@t commit -q -m one &&
+	printf "a\nB changed\n" >repo/f.txt &&
+	script "LGTM, but B changed needs a test." &&
+	sh "$EX/review.sh" repo >out 2>err &&
+	printf "LGTM, but B changed needs a test.\n" >want && t_cmp want out &&
+	jq -e ".system | tostring | contains(\"review this diff\")" fp/last-anthropic.json &&
+	jq -r ".messages[-1].content | if type == \"array\" then .[0].text else . end" \
+		fp/last-anthropic.json >sent &&
+	t_grep "^+B changed$" sent && t_grep "^-b$" sent &&
+	t_grep "^diff --git a/f.txt b/f.txt" sent
+'
+
+t_case 'review.sh with nothing to review: 66, no request' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	git init -q -b main repo && echo a >repo/f.txt && git -C repo add f.txt &&
+	git -C repo -c user.name=t -c user.email=t@t commit -q -m one &&
+	t_fails 66 sh "$EX/review.sh" repo >out 2>err &&
+	t_grep "no changes to review" err && [ "$(fp_hits)" = 0 ]
+'
+
+t_case 'batch.sh: one conversation and one answer file per input' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	mkdir -p src/sub && echo "int one;" >src/a.c && echo "int two;" >src/b.c &&
+	echo "int three;" >src/sub/c.c &&
+	JOBS=3 sh "$EX/batch.sh" answers "find the bugs" src/a.c src/b.c \
+		src/sub/c.c >out 2>err &&
+	sort out >got &&
+	printf "%s\n" "src/a.c -> answers/src_a.c.txt" \
+		"src/b.c -> answers/src_b.c.txt" \
+		"src/sub/c.c -> answers/src_sub_c.c.txt" >want && t_cmp want got &&
+	t_grep "^echo: find the bugs" answers/src_a.c.txt &&
+	t_grep "int one;" answers/src_a.c.txt &&
+	t_grep "int two;" answers/src_b.c.txt &&
+	t_grep "int three;" answers/src_sub_c.c.txt &&
+	! grep -q "int two" answers/src_a.c.txt &&
+	[ "$(fp_hits ".status == 200")" = 3 ] &&
+	store-open "$CDT_HOME/cdt.db" "SELECT COUNT(DISTINCT conversation_id) AS n,
+		COUNT(*) AS m FROM messages" "[]" >n &&
+	jq -e ".n == 3 and .m == 6" n
+'
+
+t_case 'batch.sh: a file that fails is named, the others are answered' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	echo "x" >one.txt && echo "y" >two.txt &&
+	echo "{\"family\":\"anthropic\",\"status\":400}" >fp/script.jsonl &&
+	t_fails 1 env JOBS=1 sh "$EX/batch.sh" answers "q" one.txt two.txt \
+		>out 2>err &&
+	t_grep "batch.sh: one.txt failed" err &&
+	t_grep "some files failed" err &&
+	[ ! -e answers/one.txt.txt ] && t_grep "^echo: q" answers/two.txt.txt &&
+	t_fails 66 sh "$EX/batch.sh" answers "q" missing.txt 2>err &&
+	t_grep "no such file: missing.txt" err
+'
+
+t_case 'fallback.sh: the first provider fails, its breaker opens, claude serves' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	echo "{\"/flaky/\":{\"status\":500}}" >fp/default.json &&
+	FLAKY_URL=$FP_URL/flaky/v1 sh "$EX/fallback.sh" >out 2>err &&
+	t_grep "^flaky -> claude$" out &&
+	grep -c "^answered by claude; attempts: flaky=server, claude=ok$" out >n &&
+	[ "$(cat n)" = 2 ] &&
+	t_grep "^answered by claude; attempts: claude=ok$" out &&
+	t_grep "^echo: Say hello in one short sentence (3)\.$" out &&
+	sed -n "/^== before/,/^== request 1/p" out | grep "^flaky " >st &&
+	t_grep "closed *healthy" st &&
+	sed -n "/^== after/,\$p" out | grep "^flaky " >st &&
+	t_grep "open *unhealthy *breaker open (server)" st &&
+	t_grep "^flaky: breaker open after 2 failures, health unhealthy" out &&
+	[ "$(fp_hits ".name == \"flaky\"")" = 2 ] &&
+	[ "$(fp_hits ".family == \"anthropic\"")" = 3 ] &&
+	[ ! -e "$CDT_HOME/cdt.db" ]
+'
+
+t_case 'fallback.sh: by default the first provider is refused a connection' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	python3 -c "
+import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0))
+print(s.getsockname()[1])" >port &&
+	FLAKY_URL=http://127.0.0.1:$(cat port)/v1 sh "$EX/fallback.sh" >out 2>err &&
+	t_grep "^answered by claude; attempts: flaky=connect, claude=ok$" out &&
+	t_grep "open *unhealthy *breaker open (connect)" out
+'
+
+t_case 'chat-to-files.sh: the model sees the files, its blocks become files' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	mkdir site && echo "<h1>home</h1>" >site/index.html &&
+	script "Here it is.
+
+FILE: 404.html
+\`\`\`html
+<h1>not found</h1>
+\`\`\`
+
+FILE: css/site.css
+\`\`\`css
+h1 { color: red }
+\`\`\`
+" &&
+	sh "$EX/chat-to-files.sh" site "add a 404 page" >out 2>err &&
+	printf "<h1>not found</h1>\n" >want && t_cmp want site/404.html &&
+	printf "h1 { color: red }\n" >want && t_cmp want site/css/site.css &&
+	printf "<h1>home</h1>\n" >want && t_cmp want site/index.html &&
+	t_grep "^2 file(s) written in site$" out &&
+	printf "404.html\ncss/site.css\n" >want && t_cmp want err &&
+	jq -r ".messages[-1].content | if type == \"array\" then .[0].text else . end" \
+		fp/last-anthropic.json >sent &&
+	t_grep "^add a 404 page" sent && t_grep "<h1>home</h1>" sent
+'
+
+t_case 'chat-to-files.sh: a reply without file blocks writes nothing, exit 1' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	mkdir site && echo "<h1>home</h1>" >site/index.html &&
+	script "I would rather not." &&
+	t_fails 1 sh "$EX/chat-to-files.sh" site "add a 404 page" >out 2>err &&
+	t_grep "the reply had no file blocks; nothing written" err &&
+	[ "$(ls site)" = index.html ]
+'
+
+t_case 'quickstart.sh: status, a question, the main job with a checkpoint' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	script "A Makefile tells make how to build a program." &&
+	script "$(jq -r .text "$EX/cassettes/demo.jsonl")" &&
+	TMPDIR=$PWD sh "$EX/quickstart.sh" >out 2>err &&
+	t_grep "^claude  *closed  *healthy" out &&
+	t_grep "^requests go to claude (claude-sonnet-4-5) first$" out &&
+	t_grep "^A Makefile tells make how to build a program\.$" out &&
+	t_grep "^hello, world$" out && t_grep "^\[exit 0\]$" out &&
+	grep "quickstart: add a Makefile for hello.c" out >cps &&
+	t_lines 2 cps &&
+	ws=$(sed -n "s/^the workspace: //p" out) &&
+	git -C "$ws" log --format=%s >log &&
+	printf "quickstart: add a Makefile for hello.c\n" >want && t_cmp want log &&
+	git -C "$ws" ls-files >files &&
+	printf ".gitignore\nMakefile\nhello.c\n" >want && t_cmp want files &&
+	[ "$(fp_hits ".family == \"anthropic\"")" = 2 ]
+'
+
+t_case 'quickstart.sh: a failing build is not checkpointed' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	mkdir ws && cp "$EX/cassettes/hello.c" ws/ &&
+	script "ok" && script "FILE: Makefile
+\`\`\`make
+hello: hello.c
+	false
+\`\`\`" &&
+	t_fails 1 sh "$EX/quickstart.sh" ws >out 2>err &&
+	t_grep "^\[exit 2\]$" out &&
+	t_grep "refusing to checkpoint" out &&
+	[ ! -e ws/.git ] || [ -z "$(git -C ws log --oneline 2>/dev/null)" ]
+'
+
+t_case 'quickstart.sh with no provider says what to set' '
+	t_fails 78 sh "$EX/quickstart.sh" >out 2>err &&
+	t_grep "set a provider.s key, e.g. ANTHROPIC_API_KEY" err
+'
+
+t_case 'demo.sh (make demo): offline, the whole job, exit 0' '
+	TMPDIR=$PWD sh "$EX/demo.sh" >out 2>err ||
+		{ cat out err; exit 1; }
+	ls -A >left && printf "err\nleft\nout\n" >want && t_cmp want left &&
+	t_grep "^cdt demo: the model.s answer is replayed from examples/cassettes/demo.jsonl, offline" out &&
+	t_grep "^Makefile  *66  be90fe66344b$" out &&
+	t_grep "^hello, world$" out && t_grep "^\[exit 0\]$" out &&
+	t_grep "^cassette  *closed  *healthy  *ok$" out &&
+	t_grep "^the answer (cassette/claude-sonnet-4-5, replayed" out &&
+	t_grep "^make && ./hello in the sandbox exited 0 in [0-9]* ms, saying: hello, world$" out &&
+	t_grep "^checkpoint [0-9a-f]\{12\} on master: 3 file(s), \"demo: the model.s Makefile\"$" out &&
+	sed -n "/^== cdt-checkpoint list/,/^== cdt-route/p" out |
+		grep -c "demo: the model.s Makefile" >n && [ "$(cat n)" = 1 ]
+'
+
+t_case 'demo.sh with DEMO_LIVE=1 and no provider: one line saying what to set' '
+	DEMO_LIVE=1 TMPDIR=$PWD t_fails 1 sh "$EX/demo.sh" >out 2>err &&
+	t_grep "^demo: DEMO_LIVE=1 needs a provider: set ANTHROPIC_API_KEY" err
+'
+
+t_case 'demo.sh with DEMO_LIVE=1 uses the configured provider' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	script "$(jq -r .text "$EX/cassettes/demo.jsonl")" &&
+	DEMO_LIVE=1 TMPDIR=$PWD sh "$EX/demo.sh" >out 2>err ||
+		{ cat out err; exit 1; }
+	t_grep "^cdt demo: the model.s answer is live, from claude (claude-sonnet-4-5)$" out &&
+	t_grep "^hello, world$" out &&
+	t_grep "^claude  *closed  *healthy" out &&
+	[ "$(fp_hits ".family == \"anthropic\"")" = 1 ]
+'
+
+# s3rver for s3-workspace.sh.
+. "$SRC/tests/fixtures/s3rver.sh"
+
+t_case 's3-workspace.sh: a project in a bucket, built locally, an edit back' '
+	CDT_CONFIG=$S3CONFIG AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER \
+		TMPDIR=$PWD sh "$EX/s3-workspace.sh" s3://bkt/ex >out 2>err ||
+		{ cat out err; exit 1; }
+	t_grep "^hello from S3$" out &&
+	sed -n "/^== edit it locally/,/^== read/p" out >back &&
+	t_grep "^Makefile .* unchanged$" back && t_grep "^docs/README .* unchanged$" back &&
+	grep "^hello.c " back | grep -vq unchanged &&
+	sed -n "/^== read it back/,\$p" out | sed 1d | tr " " "\n" | grep -x "[0-9a-f]\{64\}" |
+		sort -u >sums && t_lines 1 sums &&
+	grep -q "hello again from S3" "$S3WORK/data/bkt/ex/hello.c._S3rver_object" &&
+	t_fails 64 sh "$EX/s3-workspace.sh" /not/s3 2>err &&
+	t_grep "want s3://BUCKET/PREFIX" err
+'
+
+t_done
