@@ -39,8 +39,8 @@ static const struct cdt_opt exec_opts[] = {
 	  "variables from FILE, NAME=VALUE a line" },
 	{ "timeout", 0, CDT_OPT_ARG, "DURATION", "kill the sandbox after "
 	  "DURATION and exit 124" },
-	{ "detach", 0, 0, NULL, "start a long-running process (refused "
-	  "in this release)" },
+	{ "detach", 0, 0, NULL, "start a long-running process of a "
+	  "persistent session, logged, and return" },
 	{ 0 }
 };
 

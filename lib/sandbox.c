@@ -181,7 +181,12 @@ cdt_sandbox_probe(void)
 
 #define CG "/sys/fs/cgroup"
 
-/* Our own cgroup in the v1 hierarchy of controller, as a path. */
+/*
+ * Our own cgroup.  v1: the directory of controller's hierarchy
+ * ("4:memory:/x" in /proc/self/cgroup).  v2 (controller NULL): the
+ * unified hierarchy's directory ("0::/x"), at /sys/fs/cgroup when it is
+ * mounted there alone, else at /sys/fs/cgroup/unified (hybrid).
+ */
 static bool
 cg_self(const char *controller, char *out, size_t len)
 {
@@ -196,24 +201,59 @@ cg_self(const char *controller, char *out, size_t len)
 		if (!b)
 			continue;
 		*b = 0;
-		/* "4:memory:/x" names the v1 controller; "0::/" is v2. */
-		size_t cl = strlen(controller);
-		for (char *t = a + 1; t && *t; ) {
-			char *comma = strchr(t, ',');
-			size_t tl = comma ? (size_t)(comma - t) : strlen(t);
-			if (tl == cl && !strncmp(t, controller, cl))
-				found = true;
-			t = comma ? comma + 1 : NULL;
+		if (!controller) {
+			found = a + 1 == b && !strncmp(line, "0:", 2);
+		} else {
+			size_t cl = strlen(controller);
+			for (char *t = a + 1; t && *t; ) {
+				char *comma = strchr(t, ',');
+				size_t tl = comma ? (size_t)(comma - t) :
+					strlen(t);
+				if (tl == cl && !strncmp(t, controller, cl))
+					found = true;
+				t = comma ? comma + 1 : NULL;
+			}
 		}
-		if (found) {
-			char *path = b + 1;
-			path[strcspn(path, "\n")] = 0;
-			snprintf(out, len, CG "/%s%s", controller,
-				 strcmp(path, "/") ? path : "");
-		}
+		if (!found)
+			continue;
+		char *path = b + 1;
+		path[strcspn(path, "\n")] = 0;
+		const char *sub = strcmp(path, "/") ? path : "";
+		if (controller)
+			snprintf(out, len, CG "/%s%s", controller, sub);
+		else if (!access(CG "/cgroup.controllers", F_OK))
+			snprintf(out, len, CG "%s", sub);
+		else
+			snprintf(out, len, CG "/unified%s", sub);
 	}
 	fclose(f);
 	return found;
+}
+
+/* Is controller delegated to our v2 cgroup (its children may use it)? */
+static bool
+cg2_has(const char *controller, char *dir, size_t len)
+{
+	char p[1200], line[512];
+	bool has = false;
+	if (!cg_self(NULL, dir, len) || access(dir, W_OK))
+		return false;
+	snprintf(p, sizeof(p), "%s/cgroup.subtree_control", dir);
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return false;
+	if (fgets(line, sizeof(line), f)) {
+		size_t cl = strlen(controller);
+		for (char *t = line; *t; ) {
+			size_t tl = strcspn(t, " \n");
+			if (tl == cl && !strncmp(t, controller, cl))
+				has = true;
+			t += tl;
+			t += strspn(t, " \n");
+		}
+	}
+	fclose(f);
+	return has;
 }
 
 static bool
@@ -226,11 +266,37 @@ cg_usable(const char *controller, const char *file)
 	return !access(dir, W_OK) && !access(p, F_OK);
 }
 
+/* The three limits a cgroup can hold, in the order of struct cdt_cg. */
+static const struct {
+	const char *v2, *v2_file, *v1, *v1_file, *v2_name, *v1_name;
+} lim[CDT_SANDBOX_NCG] = {
+	{ "pids", "pids.max", "pids", "pids.max",
+	  "cgroup v2 pids.max", "cgroup v1 pids.max" },
+	{ "memory", "memory.max", "memory", "memory.limit_in_bytes",
+	  "cgroup v2 memory.max", "cgroup v1 memory.limit_in_bytes" },
+	{ "cpu", "cpu.max", "cpu", "cpu.cfs_quota_us",
+	  "cgroup v2 cpu.max", "cgroup v1 cpu.cfs_quota_us" },
+};
+
+/* The cgroup mechanism for limit i here, or NULL. */
+static const char *
+cg_mech(int i)
+{
+	char dir[1024];
+	if (cg2_has(lim[i].v2, dir, sizeof(dir)))
+		return lim[i].v2_name;
+	/* The root cgroup has no pids.max: probe what every one has. */
+	if (cg_usable(lim[i].v1, i == 2 ? lim[i].v1_file : "cgroup.procs"))
+		return lim[i].v1_name;
+	return NULL;
+}
+
 const char *
 cdt_sandbox_pids_mech(void)
 {
-	if (cg_usable("pids", "cgroup.procs"))
-		return "cgroup v1 pids.max";
+	const char *m = cg_mech(0);
+	if (m)
+		return m;
 	return geteuid() == 0 ? "none (RLIMIT_NPROC does not bind root)" :
 		"rlimit_nproc";
 }
@@ -238,36 +304,88 @@ cdt_sandbox_pids_mech(void)
 const char *
 cdt_sandbox_memory_mech(void)
 {
-	if (cg_usable("memory", "cgroup.procs"))
-		return "cgroup v1 memory.limit_in_bytes";
-	return "rlimit_as";
+	const char *m = cg_mech(1);
+	return m ? m : "rlimit_as";
 }
 
-/* A fresh child cgroup with one limit: its directory in out, or "". */
-static void
-cg_make(const char *controller, const char *file, uint64_t value,
-	char *out, size_t len)
+const char *
+cdt_sandbox_cpus_mech(void)
 {
-	char dir[1024], f[1200], v[32];
-	out[0] = 0;
-	if (!value || !cg_self(controller, dir, sizeof(dir)))
-		return;
-	if (snprintf(out, len, "%s/cdt-exec-%ld", dir, (long)getpid()) >=
-	    (int)len || (mkdir(out, 0700) && errno != EEXIST)) {
-		out[0] = 0;
-		return;
-	}
-	snprintf(f, sizeof(f), "%s/%s", out, file);
-	snprintf(v, sizeof(v), "%llu", (unsigned long long)value);
+	const char *m = cg_mech(2);
+	return m ? m : "affinity";
+}
+
+static bool
+put(const char *dir, const char *file, const char *v)
+{
+	char f[1200];
+	snprintf(f, sizeof(f), "%s/%s", dir, file);
 	int fd = open(f, O_WRONLY | O_CLOEXEC);
 	bool done = fd >= 0 && write(fd, v, strlen(v)) ==
 		(ssize_t)strlen(v);
 	if (fd >= 0)
 		close(fd);
+	return done;
+}
+
+/*
+ * A fresh child cgroup named name holding limit i: its directory in
+ * out, or "" (no mechanism here, or it could not be made).  value is
+ * the limit in the unit of the v1 file; for cpu, CPUs times 100,000.
+ */
+static void
+cg_make(int i, const char *name, uint64_t value, char *out, size_t len)
+{
+	char dir[1024], v[64];
+	bool v2 = cg2_has(lim[i].v2, dir, sizeof(dir));
+	out[0] = 0;
+	if (!value || (!v2 && !cg_self(lim[i].v1, dir, sizeof(dir))))
+		return;
+	if (snprintf(out, len, "%s/%s", dir, name) >= (int)len ||
+	    (mkdir(out, 0700) && errno != EEXIST)) {
+		out[0] = 0;
+		return;
+	}
+	bool done;
+	if (i == 2) {
+		/* A quota per 100 ms period: N CPUs' worth of time. */
+		snprintf(v, sizeof(v), v2 ? "%llu 100000" : "%llu",
+			 (unsigned long long)value);
+		done = (v2 || put(out, "cpu.cfs_period_us", "100000")) &&
+			put(out, v2 ? lim[i].v2_file : lim[i].v1_file, v);
+	} else {
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)value);
+		done = put(out, v2 ? lim[i].v2_file : lim[i].v1_file, v);
+		/* No swap beyond the limit, where the kernel has the file. */
+		if (done && i == 1)
+			put(out, v2 ? "memory.swap.max" :
+			    "memory.memsw.limit_in_bytes", v2 ? "0" : v);
+	}
 	if (!done) {
 		rmdir(out);
 		out[0] = 0;
 	}
+}
+
+/* The mechanism cgroup dir applies for limit i (v1 or v2, by path). */
+static const char *
+cg_name(int i, const char *dir)
+{
+	return !strncmp(dir, CG "/", sizeof(CG)) &&
+		!strncmp(dir + sizeof(CG), lim[i].v1, strlen(lim[i].v1)) &&
+		dir[sizeof(CG) + strlen(lim[i].v1)] == '/' ?
+		lim[i].v1_name : lim[i].v2_name;
+}
+
+/* Make the run's cgroups: one per limit (v2: the same dir may repeat). */
+static void
+cgs_make(const struct cdt_sandbox *sb, const char *name, struct cdt_cg *cg)
+{
+	uint64_t cpu = sb->cpus > 0 ? (uint64_t)(sb->cpus * 100000) : 0;
+	cg_make(0, name, sb->pids > 0 ? (uint64_t)sb->pids : 0, cg->dir[0],
+		sizeof(cg->dir[0]));
+	cg_make(1, name, sb->memory_bytes, cg->dir[1], sizeof(cg->dir[1]));
+	cg_make(2, name, cpu, cg->dir[2], sizeof(cg->dir[2]));
 }
 
 /* In the child: join the cgroup (async-signal-safe calls only). */
@@ -287,7 +405,10 @@ cg_join(const char *dir)
 	return ok;
 }
 
-/* Did the memory cgroup kill a process (oom_kill in memory.oom_control)? */
+/*
+ * Did the memory cgroup kill a process?  v1: oom_kill in
+ * memory.oom_control; v2: oom_kill in memory.events.
+ */
 static bool
 cg_oom(const char *dir)
 {
@@ -297,6 +418,10 @@ cg_oom(const char *dir)
 		return false;
 	snprintf(p, sizeof(p), "%s/memory.oom_control", dir);
 	FILE *f = fopen(p, "re");
+	if (!f) {
+		snprintf(p, sizeof(p), "%s/memory.events", dir);
+		f = fopen(p, "re");
+	}
 	if (!f)
 		return false;
 	while (fgets(line, sizeof(line), f))
@@ -315,7 +440,8 @@ cg_remove(char *dir)
 	if (!*dir)
 		return;
 	snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
-	for (int tries = 0; tries < 1000 && rmdir(dir); tries++) {
+	for (int tries = 0; tries < 1000 && rmdir(dir) && errno != ENOENT;
+	     tries++) {
 		FILE *f = fopen(p, "re");
 		long pid;
 		while (f && fscanf(f, "%ld", &pid) == 1)
@@ -325,6 +451,24 @@ cg_remove(char *dir)
 		usleep(1000);
 	}
 	dir[0] = 0;
+}
+
+void
+cdt_sandbox_cg_rmdir(struct cdt_cg *cg)
+{
+	for (int i = 0; i < CDT_SANDBOX_NCG; i++) {
+		if (*cg->dir[i] && rmdir(cg->dir[i]) && errno != ENOENT)
+			cdt_debug("cgroup '%s' kept: %s", cg->dir[i],
+				  strerror(errno));
+		cg->dir[i][0] = 0;
+	}
+}
+
+void
+cdt_sandbox_cg_remove(struct cdt_cg *cg)
+{
+	for (int i = 0; i < CDT_SANDBOX_NCG; i++)
+		cg_remove(cg->dir[i]);
 }
 
 static int64_t
@@ -345,7 +489,7 @@ set_limit(int res, uint64_t v)
 /* In the child: limits, affinity, fds, then exec.  Never returns. */
 static void
 child(const struct cdt_sandbox *sb, char **argv, int in, int out,
-      int errfd, int mark, const char *cg_pids, const char *cg_mem)
+      int errfd, int mark, const struct cdt_cg *cg)
 {
 	/*
 	 * A group of its own, so the timeout kills the whole tree; not when
@@ -353,8 +497,9 @@ child(const struct cdt_sandbox *sb, char **argv, int in, int out,
 	 */
 	if (in != 0)
 		setpgid(0, 0);
-	bool pids_cg = cg_join(cg_pids);
-	bool mem_cg = cg_join(cg_mem);
+	bool pids_cg = cg_join(cg->dir[0]);
+	bool mem_cg = cg_join(cg->dir[1]);
+	bool cpu_cg = cg_join(cg->dir[2]);
 	signal(SIGPIPE, SIG_DFL);
 	if (in >= 0 && in != 0)
 		dup2(in, 0);
@@ -376,7 +521,7 @@ child(const struct cdt_sandbox *sb, char **argv, int in, int out,
 		set_limit(RLIMIT_FSIZE, sb->disk_bytes);
 	if (sb->pids > 0 && !pids_cg)
 		set_limit(RLIMIT_NPROC, (uint64_t)sb->pids);
-	if (sb->cpus > 0) {
+	if (sb->cpus > 0 && !cpu_cg) {
 		cpu_set_t have, want;
 		CPU_ZERO(&want);
 		if (!sched_getaffinity(0, sizeof(have), &have)) {
@@ -455,6 +600,20 @@ pre_add(struct pre *p, const char *d, size_t n)
 	p->buf[p->len] = 0;
 }
 
+/* The mechanism each limit of this run used. */
+static void
+limits_by(const struct cdt_sandbox *sb, const struct cdt_cg *cg,
+	  struct cdt_sandbox_result *res)
+{
+	res->pids_by = !sb->pids ? "none" : *cg->dir[0] ?
+		cg_name(0, cg->dir[0]) : geteuid() == 0 ?
+		"none (RLIMIT_NPROC does not bind root)" : "rlimit_nproc";
+	res->memory_by = !sb->memory_bytes ? "none" : *cg->dir[1] ?
+		cg_name(1, cg->dir[1]) : "rlimit_as";
+	res->cpus_by = !(sb->cpus > 0) ? "none" : *cg->dir[2] ?
+		cg_name(2, cg->dir[2]) : "affinity";
+}
+
 int
 cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 		const struct cdt_sandbox_io *io, struct cdt_sandbox_result *res)
@@ -469,7 +628,8 @@ cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 	size_t inlen = 0, inoff = 0;
 	bool in_eof = false;
 	int64_t t0 = now_ms();
-	char cg_pids[1100] = "", cg_mem[1100] = "";
+	struct cdt_cg cg = { 0 };
+	char name[64];
 
 	memset(res, 0, sizeof(*res));
 	if (sb->bwrap && (rc = cdt_sandbox_probe()))
@@ -486,30 +646,9 @@ cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 		rc = cdt_err_errno(EX_OSERR, "cannot open /dev/null");
 		goto out;
 	}
-	cg_make("pids", "pids.max", sb->pids > 0 ? (uint64_t)sb->pids : 0,
-		cg_pids, sizeof(cg_pids));
-	cg_make("memory", "memory.limit_in_bytes", sb->memory_bytes, cg_mem,
-		sizeof(cg_mem));
-	if (*cg_mem) {
-		/* No swap beyond the limit, where the kernel has the file. */
-		char p[1200], v[32];
-		snprintf(p, sizeof(p), "%s/memory.memsw.limit_in_bytes",
-			 cg_mem);
-		snprintf(v, sizeof(v), "%llu",
-			 (unsigned long long)sb->memory_bytes);
-		int fd = open(p, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			if (write(fd, v, strlen(v)) < 0)
-				cdt_debug("no memsw limit: %s",
-					  strerror(errno));
-			close(fd);
-		}
-	}
-	res->pids_by = !sb->pids ? "none" : *cg_pids ? "cgroup v1 pids.max" :
-		geteuid() == 0 ? "none (RLIMIT_NPROC does not bind root)" :
-		"rlimit_nproc";
-	res->memory_by = !sb->memory_bytes ? "none" : *cg_mem ?
-		"cgroup v1 memory.limit_in_bytes" : "rlimit_as";
+	snprintf(name, sizeof(name), "cdt-exec-%ld", (long)getpid());
+	cgs_make(sb, name, &cg);
+	limits_by(sb, &cg, res);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
@@ -519,7 +658,7 @@ cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 	if (pid == 0)
 		child(sb, argv, io->in_mode == 0 ? devnull :
 		      io->in_mode == 2 ? inp[0] : 0, io->out ? outp[1] : -1,
-		      io->out ? errp[1] : -1, mark[1], cg_pids, cg_mem);
+		      io->out ? errp[1] : -1, mark[1], &cg);
 	pid_t target = io->in_mode == 1 ? pid : -pid;
 	if (io->in_mode != 1)
 		setpgid(pid, pid);
@@ -635,7 +774,7 @@ cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	res->duration_ms = now_ms() - t0;
-	res->oom_killed = cg_oom(cg_mem);
+	res->oom_killed = cg_oom(cg.dir[1]);
 	if (WIFSIGNALED(status)) {
 		res->signal = WTERMSIG(status);
 		res->code = 128 + res->signal;
@@ -665,8 +804,7 @@ cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 			dprintf(2, "%s\n", pre.buf);
 	}
 out:
-	cg_remove(cg_pids);
-	cg_remove(cg_mem);
+	cdt_sandbox_cg_remove(&cg);
 	closefd(&mark[0]);
 	closefd(&mark[1]);
 	closefd(&outp[0]);
@@ -677,6 +815,178 @@ out:
 	closefd(&inp[1]);
 	closefd(&devnull);
 	free(inbuf);
+	cdt_sandbox_argv_free(argv);
+	return rc;
+}
+
+/* Field 22 of a stat file, or -1 (gone, zombie); async-signal-safe. */
+static long long
+stat_start(const char *path)
+{
+	char buf[1024];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	char *q = strrchr(buf, ')');
+	if (!q || q[1] != ' ' || q[2] == 'Z' || q[2] == 'X')
+		return -1;
+	/* Field 3 is the state; field 22 is 19 spaces further on. */
+	q += 2;
+	for (int i = 0; i < 19 && q; i++)
+		q = strchr(q + 1, ' ');
+	if (!q)
+		return -1;
+	long long v = 0;
+	for (q++; *q >= '0' && *q <= '9'; q++)
+		v = v * 10 + (*q - '0');
+	return v;
+}
+
+long long
+cdt_sandbox_start_time(long pid)
+{
+	char p[64];
+	if (pid <= 0)
+		return -1;
+	snprintf(p, sizeof(p), "/proc/%ld/stat", pid);
+	return stat_start(p);
+}
+
+int
+cdt_sandbox_kill(long pid, long long start_time, struct cdt_cg *cg)
+{
+	bool ours = pid > 0 && start_time > 0 &&
+		cdt_sandbox_start_time(pid) == start_time;
+	if (ours) {
+		kill(-(pid_t)pid, SIGKILL);
+		kill((pid_t)pid, SIGKILL);
+		for (int i = 0; i < 1000 &&
+		     cdt_sandbox_start_time(pid) == start_time; i++)
+			usleep(1000);
+		cdt_sandbox_cg_remove(cg);
+	} else {
+		cdt_sandbox_cg_rmdir(cg);
+	}
+	return ours ? 0 : 1;
+}
+
+/* In the detached child: tell the parent "PID START", then run. */
+static void
+detached(const struct cdt_sandbox *sb, char **argv, pid_t first, int in,
+	 int logfd, int mark, int idfd, const struct cdt_cg *cg)
+{
+	char v[64];
+	/* bwrap's --die-with-parent must not bind it to the first child. */
+	for (int i = 0; sb->bwrap && i < 20000 && getppid() == first; i++)
+		usleep(100);
+	setpgid(0, 0);
+	int n = snprintf(v, sizeof(v), "%ld %lld\n", (long)getpid(),
+			 stat_start("/proc/self/stat"));
+	if (write(idfd, v, (size_t)n) != n)
+		_exit(CDT_SANDBOX_EXIT_NOTRUN);
+	close(idfd);
+	child(sb, argv, in, logfd, logfd, mark, cg);
+}
+
+int
+cdt_sandbox_spawn(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
+		  const char *log, const char *name, struct cdt_sandbox_proc *p)
+{
+	int mark[2] = { -1, -1 }, idp[2] = { -1, -1 };
+	int logfd = -1, devnull = -1, rc = 0;
+	char **argv = NULL;
+	struct stat st;
+
+	memset(p, 0, sizeof(*p));
+	if (sb->bwrap && (rc = cdt_sandbox_probe()))
+		return rc;
+	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+		     O_NOFOLLOW, 0600);
+	if (logfd < 0)
+		return cdt_err_errno(EX_CANTCREAT, "cannot open the log '%s'",
+				     log);
+	off_t from = fstat(logfd, &st) ? 0 : st.st_size;
+	if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    pipe2(mark, O_CLOEXEC) || pipe2(idp, O_CLOEXEC)) {
+		rc = cdt_err_errno(EX_OSERR, "cannot make a pipe");
+		goto out;
+	}
+	argv = cdt_sandbox_argv(sb, cmd, ncmd);
+	cgs_make(sb, name, &p->cg);
+	struct cdt_sandbox_result by;
+	limits_by(sb, &p->cg, &by);
+	p->pids_by = by.pids_by;
+	p->memory_by = by.memory_by;
+	p->cpus_by = by.cpus_by;
+	fflush(NULL);
+	pid_t c1 = fork();
+	if (c1 < 0) {
+		rc = cdt_err_errno(EX_OSERR, "cannot fork");
+		goto out;
+	}
+	if (c1 == 0) {
+		pid_t first = getpid();
+		setsid();
+		pid_t c2 = fork();
+		if (c2 == 0)
+			detached(sb, argv, first, devnull, logfd, mark[1],
+				 idp[1], &p->cg);
+		_exit(c2 < 0 ? CDT_SANDBOX_EXIT_NOTRUN : 0);
+	}
+	closefd(&mark[1]);
+	closefd(&idp[1]);
+	int status;
+	while (waitpid(c1, &status, 0) < 0 && errno == EINTR)
+		;
+	char line[64];
+	size_t got = 0;
+	for (;;) {
+		ssize_t n = read(idp[0], line + got, sizeof(line) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	line[got] = 0;
+	if (sscanf(line, "%ld %lld", &p->pid, &p->start_time) != 2) {
+		rc = cdt_err(EX_OSERR, "cannot start a detached process");
+		goto out;
+	}
+	/* The byte on the mark pipe: the sandbox is up; EOF: it failed. */
+	struct pollfd pf = { mark[0], POLLIN, 0 };
+	char c;
+	if (poll(&pf, 1, 30000) > 0 && read(mark[0], &c, 1) == 1)
+		p->started = true;
+out:
+	if (!p->started && !rc) {
+		int fd = open(log, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : pread(fd, p->why,
+						sizeof(p->why) - 1, from);
+		if (fd >= 0)
+			close(fd);
+		p->why[n > 0 ? n : 0] = 0;
+		size_t l = strlen(p->why);
+		while (l && (p->why[l - 1] == '\n' || p->why[l - 1] == ' '))
+			p->why[--l] = 0;
+		if (!l)
+			snprintf(p->why, sizeof(p->why), "the sandbox did not "
+				 "start");
+		cdt_sandbox_kill(p->pid, p->start_time, &p->cg);
+	} else if (rc) {
+		cdt_sandbox_cg_remove(&p->cg);
+	}
+	closefd(&mark[0]);
+	closefd(&mark[1]);
+	closefd(&idp[0]);
+	closefd(&idp[1]);
+	closefd(&devnull);
+	closefd(&logfd);
 	cdt_sandbox_argv_free(argv);
 	return rc;
 }

@@ -45,6 +45,15 @@ struct cdt_sandbox {
 	int64_t timeout_ms;	/* 0: none */
 };
 
+/*
+ * The cgroups of one run, by limit: pids, memory, cpu ("" when that
+ * limit has none).  Under cgroup v2 the three may be one directory.
+ */
+#define CDT_SANDBOX_NCG 3
+struct cdt_cg {
+	char dir[CDT_SANDBOX_NCG][1100];
+};
+
 /* Input: a fd to poll, a read, and whether bytes are buffered already. */
 struct cdt_sandbox_io {
 	int in_mode;		/* 0 /dev/null, 1 inherit fd 0, 2 in_read */
@@ -64,21 +73,27 @@ struct cdt_sandbox_result {
 	bool oom_killed;	/* the memory cgroup killed something */
 	const char *pids_by;	/* the mechanism this run used */
 	const char *memory_by;
+	const char *cpus_by;
 	int64_t duration_ms;
 	char why[256];		/* when !started: bwrap's words */
 };
 
 /*
- * The mechanism that enforces the process and memory limits here, for
- * the session record's enforced_by: "cgroup v1 pids.max" and "cgroup v1
- * memory.limit_in_bytes" where this process may make a child cgroup in
- * the v1 hierarchy (a root CI machine), else "rlimit_nproc" (or "none
- * (RLIMIT_NPROC does not bind root)") and "rlimit_as".  A run uses a
- * fresh child cgroup per exec, removed after; it falls back to the
- * rlimit when the cgroup cannot be made.
+ * The mechanism that enforces each limit here, for the session record's
+ * enforced_by.  A controller delegated to our cgroup v2 directory (named
+ * in its cgroup.subtree_control, the directory writable) comes first:
+ * "cgroup v2 pids.max", "cgroup v2 memory.max", "cgroup v2 cpu.max".
+ * Else the v1 hierarchy where this process may make a child cgroup (a
+ * root CI machine): "cgroup v1 pids.max", "cgroup v1
+ * memory.limit_in_bytes", "cgroup v1 cpu.cfs_quota_us".  Else the
+ * fallbacks: "rlimit_nproc" (or "none (RLIMIT_NPROC does not bind
+ * root)"), "rlimit_as", and "affinity" (sched_setaffinity to N CPUs,
+ * rounded up).  A run makes fresh child cgroups, removed after; a limit
+ * whose cgroup cannot be made falls back for that run.
  */
 const char *cdt_sandbox_pids_mech(void);
 const char *cdt_sandbox_memory_mech(void);
+const char *cdt_sandbox_cpus_mech(void);
 
 /* Is bwrap installed and able to start here?  0, or 69 (reported). */
 int cdt_sandbox_probe(void);
@@ -98,6 +113,52 @@ void cdt_sandbox_argv_free(char **argv);
 int cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd,
 		    int ncmd, const struct cdt_sandbox_io *io,
 		    struct cdt_sandbox_result *res);
+
+/* A process started by cdt_sandbox_spawn. */
+struct cdt_sandbox_proc {
+	long pid;		/* bwrap's (its own process group), or sh's */
+	long long start_time;	/* /proc/PID/stat field 22 */
+	bool started;		/* the command was reached */
+	char why[256];		/* when !started: the log's words */
+	struct cdt_cg cg;	/* kept until cdt_sandbox_kill */
+	const char *pids_by, *memory_by, *cpus_by;
+};
+
+/*
+ * Start the command detached: in a session of its own (setsid, then a
+ * second fork, so it is nobody's child here), standard input /dev/null,
+ * its output appended to the file log (made 0600), its cgroups named
+ * name (unique: they outlive this process).  Under bwrap the second
+ * child waits until the first has gone before it starts bwrap, so
+ * --die-with-parent binds bwrap to the process that adopted it and the
+ * sandbox's pid namespace to bwrap: killing bwrap ends the sandbox.
+ * Waits only until the sandbox is up (or failed: started false, why
+ * from the log, the cgroups removed).  0, or a status (reported).
+ */
+int cdt_sandbox_spawn(const struct cdt_sandbox *sb, char *const *cmd,
+		      int ncmd, const char *log, const char *name,
+		      struct cdt_sandbox_proc *p);
+
+/*
+ * A process's start time (field 22 of /proc/PID/stat, clock ticks since
+ * boot), or -1 when there is no such process or it is a zombie.
+ */
+long long cdt_sandbox_start_time(long pid);
+
+/*
+ * Kill a recorded process and its sandbox: only when pid still has
+ * start_time (a recycled pid is never signalled), SIGKILL to its
+ * process group and to it, waiting up to a second for it to go; then
+ * the cgroups in cg are emptied (SIGKILL to what is left in them) and
+ * removed.  When the start time differs nothing is signalled at all
+ * and the cgroups are only removed if empty.  0 killed, 1 it was gone.
+ */
+int cdt_sandbox_kill(long pid, long long start_time, struct cdt_cg *cg);
+
+/* Remove the cgroups in cg that are empty; "" entries are skipped. */
+void cdt_sandbox_cg_rmdir(struct cdt_cg *cg);
+/* Empty (SIGKILL) and remove the cgroups in cg; "" entries are skipped. */
+void cdt_sandbox_cg_remove(struct cdt_cg *cg);
 
 #include "banned.h"
 #endif

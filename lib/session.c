@@ -252,31 +252,6 @@ now_ms(void)
 	return cdt_auth_now_ms();
 }
 
-/* A process's start time (clock ticks since boot), or -1 when gone. */
-static long long
-proc_start(long pid)
-{
-	char p[64], buf[1024];
-	snprintf(p, sizeof(p), "/proc/%ld/stat", pid);
-	FILE *f = fopen(p, "re");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *q = strrchr(buf, ')');
-	if (!q)
-		return -1;
-	q++;
-	/* Field 22 is the 20th after the command's closing parenthesis. */
-	for (int i = 0; i < 19 && q; i++) {
-		q = strchr(q + 1, ' ');
-	}
-	if (!q)
-		return -1;
-	return strtoll(q + 1, NULL, 10);
-}
-
 static int
 mkdirs(const char *path)
 {
@@ -380,7 +355,8 @@ make_sandbox(struct sess *s, jv *out)
 			    jv_number((double)disk));
 	lim = jv_object_set(lim, jv_string("pids"), jv_number((double)pids));
 	jv enf = jv_object();
-	enf = jv_object_set(enf, jv_string("cpus"), jv_string("affinity"));
+	enf = jv_object_set(enf, jv_string("cpus"),
+			    jv_string(cdt_sandbox_cpus_mech()));
 	enf = jv_object_set(enf, jv_string("memory"),
 			    jv_string(cdt_sandbox_memory_mech()));
 	enf = jv_object_set(enf, jv_string("pids"),
@@ -486,7 +462,7 @@ cdt_session_create(struct cdt_ctx *ctx)
 			goto out;
 		}
 	}
-	long long ostart = owner > 0 ? proc_start(owner) : 0;
+	long long ostart = owner > 0 ? cdt_sandbox_start_time(owner) : 0;
 	if (owner > 0 && ostart < 0) {
 		rc = cdt_err(EX_USAGE, "--owner-pid %ld: no such process",
 			     owner);
@@ -633,6 +609,99 @@ transition(struct sess *s, const char *to, bool touch, const char *reason)
 	return rc;
 }
 
+/*
+ * End one recorded process of the session: with kill_it, kill it (only
+ * if its pid still has the recorded start time) and its sandbox; else
+ * only note that it exited.  Its row gets ended_at and end_reason
+ * ("killed", "gone": not there at the time, nothing signalled by pid;
+ * "exited"), and *list an entry.  Borrows row.
+ */
+static int
+reap_proc(struct sess *s, jv row, bool kill_it, jv *list)
+{
+	struct cdt_cg cg;
+	memset(&cg, 0, sizeof(cg));
+	long pid = (long)rnum(row, "pid", 0);
+	long long start = rnum(row, "start_time", 0);
+	const char *txt = rstr(row, "cgroups");
+	jv dirs = txt ? jv_parse(txt) : jv_array();
+	if (jv_get_kind(dirs) == JV_KIND_ARRAY) {
+		jv_array_foreach(dirs, i, d) {
+			const char *ds = jv_get_kind(d) == JV_KIND_STRING ?
+				jv_string_value(d) : "";
+			if (i < CDT_SANDBOX_NCG && strlen(ds) <
+			    sizeof(cg.dir[i]))
+				memcpy(cg.dir[i], ds, strlen(ds) + 1);
+			jv_free(d);
+		}
+	}
+	jv_free(dirs);
+	const char *why;
+	if (kill_it) {
+		why = cdt_sandbox_kill(pid, start, &cg) ? "gone" : "killed";
+	} else {
+		if (cdt_sandbox_start_time(pid) == start)
+			return 0;
+		cdt_sandbox_cg_rmdir(&cg);
+		why = "exited";
+	}
+	int rc = cdt_store_exec(s->st, "UPDATE session_processes SET "
+				"ended_at = ?, end_reason = ? WHERE "
+				"session_id = ? AND pid = ? AND start_time = ? "
+				"AND ended_at IS NULL",
+				JV_ARRAY(jv_number((double)now_ms()),
+					 jv_string(why),
+					 sv(rstr(row, "session_id")),
+					 jv_number((double)pid),
+					 jv_number((double)start)), NULL);
+	if (rc)
+		return rc;
+	cdt_info("process %ld of session '%s': %s", pid,
+		 rstr(row, "session_id"), why);
+	jv e = jv_object();
+	e = jv_object_set(e, jv_string("pid"), jv_number((double)pid));
+	e = jv_object_set(e, jv_string("start_time"),
+			  jv_number((double)start));
+	e = jv_object_set(e, jv_string("end_reason"), jv_string(why));
+	*list = jv_array_append(*list, e);
+	return 0;
+}
+
+/* The session's processes not known to have ended (rows in *out). */
+static int
+live_procs(struct sess *s, const char *id, jv *out)
+{
+	return cdt_store_exec(s->st, "SELECT session_id, pid, start_time, "
+			      "cgroups FROM session_processes WHERE "
+			      "session_id = ? AND ended_at IS NULL ORDER BY "
+			      "started_at, pid", JV_ARRAY(jv_string(id)), out);
+}
+
+/*
+ * Terminate the loaded session for reason: through terminating while
+ * its recorded processes are killed, when it has any.  *list gets them.
+ */
+static int
+end_session(struct sess *s, const char *reason, jv *list)
+{
+	jv rows = jv_invalid();
+	char *id = cdt_xstrdup(rstr(s->row, "id"));
+	int rc = live_procs(s, id, &rows);
+	if (!rc && jv_array_length(jv_copy(rows)) > 0) {
+		rc = transition(s, "terminating", false, reason);
+		jv_array_foreach(rows, i, row) {
+			if (!rc)
+				rc = reap_proc(s, row, true, list);
+			jv_free(row);
+		}
+	}
+	if (!rc)
+		rc = transition(s, "terminated", false, reason);
+	jv_free(rows);
+	free(id);
+	return rc;
+}
+
 /* A process row as the record shows it. */
 static jv
 proc_record(jv row)
@@ -707,6 +776,7 @@ static int
 lifecycle(struct cdt_ctx *ctx, enum life what)
 {
 	struct sess s;
+	jv procs = jv_array();
 	int rc;
 	sess_init(&s, ctx);
 	if (ctx->argc > 1) {
@@ -733,8 +803,7 @@ lifecycle(struct cdt_ctx *ctx, enum life what)
 		break;
 	case L_TERMINATE:
 		if (!ended)
-			rc = transition(&s, "terminated", false,
-					"terminate");
+			rc = end_session(&s, "terminate", &procs);
 		break;
 	case L_HEARTBEAT:
 	case L_PAUSE:
@@ -752,11 +821,17 @@ lifecycle(struct cdt_ctx *ctx, enum life what)
 			rc = transition(&s, "running", true, "resume");
 		break;
 	}
-	if (!rc && what == L_GET && cdt_flag(ctx, "history"))
+	if (!rc && what == L_GET && cdt_flag(ctx, "history")) {
 		rc = emit_history(&s);
-	else if (!rc)
-		rc = emit_row(s.row);
+	} else if (!rc) {
+		jv r = row_record(s.row);
+		if (jv_array_length(jv_copy(procs)) > 0)
+			r = jv_object_set(r, jv_string("ended_processes"),
+					  jv_copy(procs));
+		rc = cdt_emit(r);
+	}
 out:
+	jv_free(procs);
 	sess_release(&s);
 	return rc;
 }
@@ -834,6 +909,38 @@ out:
 	return rc;
 }
 
+/*
+ * The recorded processes not known to have ended, of sessions of the
+ * caller's org it may change: those of an ended session are killed
+ * (left over from a terminate that could not finish); those of a live
+ * session that have exited are noted, and their cgroups removed.
+ */
+static int
+gc_sweep(struct sess *s)
+{
+	jv rows = jv_invalid();
+	int rc = cdt_store_exec(s->st, "SELECT p.session_id, p.pid, "
+				"p.start_time, p.cgroups, s.status, s.org_id, "
+				"s.team_id, s.user_id, s.project FROM "
+				"session_processes p JOIN sessions s ON s.id = "
+				"p.session_id WHERE s.org_id = ? AND "
+				"p.ended_at IS NULL ORDER BY p.started_at",
+				JV_ARRAY(jv_string(s->who.org_id)), &rows);
+	if (rc)
+		return rc;
+	jv_array_foreach(rows, i, row) {
+		struct cdt_object o = row_object(row);
+		jv list = jv_array();
+		if (!rc && cdt_caller_can(&s->who, "sessions.update", &o))
+			rc = reap_proc(s, row, !live(rstr(row, "status")),
+				       &list);
+		jv_free(list);
+		jv_free(row);
+	}
+	jv_free(rows);
+	return rc;
+}
+
 int
 cdt_session_gc(struct cdt_ctx *ctx)
 {
@@ -868,7 +975,7 @@ cdt_session_gc(struct cdt_ctx *ctx)
 		if (exp > 0 && now >= exp)
 			why = exp == rnum(row, "expires_at", 0) ?
 				"maximum age" : "idle";
-		else if (owner > 0 && proc_start(owner) != ostart)
+		else if (owner > 0 && cdt_sandbox_start_time(owner) != ostart)
 			why = "owner process gone";
 		if (rc || !why || (!cdt_caller_can(&s.who, "sessions.update",
 						   &o) &&
@@ -879,16 +986,23 @@ cdt_session_gc(struct cdt_ctx *ctx)
 		}
 		jv_free(s.row);
 		s.row = row;
-		rc = transition(&s, "terminated", false, why);
+		jv procs = jv_array();
+		rc = end_session(&s, why, &procs);
 		if (!rc) {
 			cdt_info("terminated session '%s': %s",
 				 rstr(s.row, "id"), why);
 			jv r = row_record(s.row);
 			r = jv_object_set(r, jv_string("reason"),
 					  jv_string(why));
+			if (jv_array_length(jv_copy(procs)) > 0)
+				r = jv_object_set(r, jv_string(
+					"ended_processes"), jv_copy(procs));
 			rc = cdt_emit(r);
 		}
+		jv_free(procs);
 	}
+	if (!rc)
+		rc = gc_sweep(&s);
 out:
 	jv_free(rows);
 	sess_release(&s);
@@ -1056,6 +1170,104 @@ not_run(struct cdt_ctx *ctx, int rc)
 	return CDT_SANDBOX_EXIT_NOTRUN;
 }
 
+/* A log file of the session's not used yet: sessions/ID/logs/N.log. */
+static int
+log_path(struct sess *s, const char *id, char **out)
+{
+	jv rows = jv_invalid();
+	struct cdt_buf b = CDT_BUF_INIT;
+	const char *home = cdt_cfg_home();
+	int rc = cdt_store_exec(s->st, "SELECT count(*) AS n FROM "
+				"session_processes WHERE session_id = ?",
+				JV_ARRAY(jv_string(id)), &rows);
+	if (rc)
+		return rc;
+	jv row = jv_array_get(rows, 0);
+	int64_t n = rnum(row, "n", 0);
+	jv_free(row);
+	cdt_buf_addf(&b, "%s/sessions/%s/logs", home, id);
+	if ((rc = mkdirs(b.buf))) {
+		cdt_buf_release(&b);
+		return rc;
+	}
+	size_t dir = b.len;
+	do {
+		b.len = dir;
+		cdt_buf_addf(&b, "/%lld.log", (long long)++n);
+	} while (!access(b.buf, F_OK));
+	*out = cdt_xstrdup(b.buf);
+	cdt_buf_release(&b);
+	return 0;
+}
+
+/*
+ * exec --detach: start the command in a fresh sandbox, detached, its
+ * output in a log of the session; record it (pid and start time) and
+ * print a process record.
+ */
+static int
+detach(struct sess *s, const struct cdt_sandbox *sb, char *const *cmd,
+       int ncmd, jv argv)
+{
+	const char *id = rstr(s->row, "id");
+	jv sbd = row_sandbox(s->row);
+	const char *type = cdt_record_str(sbd, "type");
+	bool persistent = type && !strcmp(type, "persistent");
+	jv_free(sbd);
+	if (!persistent)
+		return cdt_err(EX_USAGE, "exec --detach needs a persistent "
+			       "session (create --type persistent)");
+	char *log = NULL, name[128];
+	int rc = log_path(s, id, &log);
+	if (rc)
+		return rc;
+	struct cdt_sandbox_proc p;
+	int64_t now = now_ms();
+	snprintf(name, sizeof(name), "cdt-detach-%.8s-%ld-%lld", id,
+		 (long)getpid(), (long long)now);
+	if ((rc = cdt_sandbox_spawn(sb, cmd, ncmd, log, name, &p)))
+		goto out;
+	if (!p.started) {
+		rc = cdt_err(EX_UNAVAILABLE, "the sandbox did not start: %s%s",
+			     p.why, sb->bwrap ? " (is bubblewrap installed "
+			     "and allowed user namespaces? apt-get install "
+			     "bubblewrap)" : "");
+		goto out;
+	}
+	jv cgs = jv_array();
+	for (int i = 0; i < CDT_SANDBOX_NCG; i++)
+		cgs = jv_array_append(cgs, jv_string(p.cg.dir[i]));
+	rc = cdt_store_exec(s->st, "INSERT INTO session_processes "
+			    "(session_id, pid, start_time, argv, log, "
+			    "cgroups, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			    JV_ARRAY(jv_string(id), jv_number((double)p.pid),
+				     jv_number((double)p.start_time),
+				     jv_copy(argv), jv_string(log), cgs,
+				     jv_number((double)now)), NULL);
+	if (rc) {
+		/* Nothing left running that no row names. */
+		cdt_sandbox_kill(p.pid, p.start_time, &p.cg);
+		goto out;
+	}
+	jv r = cdt_record_new("process");
+	r = jv_object_set(r, jv_string("session_id"), jv_string(id));
+	r = jv_object_set(r, jv_string("pid"), jv_number((double)p.pid));
+	r = jv_object_set(r, jv_string("start_time"),
+			  jv_number((double)p.start_time));
+	r = jv_object_set(r, jv_string("argv"), jv_copy(argv));
+	r = jv_object_set(r, jv_string("log"), jv_string(log));
+	r = jv_object_set(r, jv_string("started_at"), time_jv(now));
+	jv by = jv_object();
+	by = jv_object_set(by, jv_string("pids"), jv_string(p.pids_by));
+	by = jv_object_set(by, jv_string("memory"), jv_string(p.memory_by));
+	by = jv_object_set(by, jv_string("cpus"), jv_string(p.cpus_by));
+	r = jv_object_set(r, jv_string("enforced_by"), by);
+	rc = cdt_emit(r);
+out:
+	free(log);
+	return rc;
+}
+
 int
 cdt_session_exec(struct cdt_ctx *ctx)
 {
@@ -1101,9 +1313,6 @@ cdt_session_exec(struct cdt_ctx *ctx)
 	if (!rc && to && (cdt_parse_duration(to, &timeout) || timeout <= 0))
 		rc = cdt_err(EX_USAGE, "--timeout takes a duration (30s, 10m), "
 			     "not '%s'", to);
-	if (!rc && cdt_flag(ctx, "detach"))
-		rc = cdt_err(EX_SOFTWARE, "exec --detach is not available "
-			     "in this release");
 	if (rc)
 		goto out;
 
@@ -1182,6 +1391,13 @@ cdt_session_exec(struct cdt_ctx *ctx)
 	x.id = rstr(s.row, "id");
 	for (int i = 0; i < ncmd; i++)
 		x.argv = jv_array_append(x.argv, jv_string(cmd[i]));
+	if (cdt_flag(ctx, "detach")) {
+		rc = detach(&s, &sb, cmd, ncmd, x.argv);
+		if (rc)
+			goto out;
+		sess_release(&s);
+		goto done;
+	}
 	if (kind == CDT_IN_RAW) {
 		io.in_mode = 2;
 		io.in_fd = ctx->in.fd;

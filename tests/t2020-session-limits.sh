@@ -12,6 +12,33 @@ t_case 'enforced_by names a mechanism for pids and memory' '
 		(.memory | startswith(\"none\") | not)" s
 '
 
+t_case '--cpus: a CFS quota (cgroup v1 cpu here) or cpu.max, else affinity; the record names it' '
+	S=$(cdt-session create --owner-pid 0 --type persistent --cpus 0.5) &&
+	by=$(echo "$S" | jq -r .sandbox.enforced_by.cpus) && echo "# cpus by $by" &&
+	echo "$S" | jq -e ".sandbox.limits.cpus == 0.5" &&
+	id=$(echo "$S" | jq -r .id) &&
+	cdt-session exec "$id" --detach --jq .pid -- sh -c "while :; do :; done" >pid &&
+	sqlite3 "$CDT_HOME/cdt.db" "SELECT cgroups FROM session_processes" >cg &&
+	case $by in
+	"cgroup v1 cpu.cfs_quota_us")
+		d=$(jq -r ".[2]" cg) && case $d in /sys/fs/cgroup/cpu/*) ;; *) exit 1 ;; esac &&
+		[ "$(cat "$d/cpu.cfs_quota_us")" = 50000 ] &&
+		[ "$(cat "$d/cpu.cfs_period_us")" = 100000 ] &&
+		grep -qx "$(cat pid)" "$d/cgroup.procs" &&
+		for i in $(seq 50); do
+			n=$(sed -n "s/^nr_throttled //p" "$d/cpu.stat")
+			[ "$n" -gt 0 ] && break; sleep 0.1
+		done && echo "# $(tr "\n" " " <"$d/cpu.stat")" && [ "$n" -gt 0 ] ;;
+	"cgroup v2 cpu.max")
+		d=$(jq -r ".[2]" cg) && [ "$(cat "$d/cpu.max")" = "50000 100000" ] &&
+		grep -qx "$(cat pid)" "$d/cgroup.procs" ;;
+	affinity)
+		grep -q "^Cpus_allowed_list:[[:space:]]*0$" /proc/$(cat pid)/status ;;
+	*) exit 1 ;;
+	esac &&
+	cdt-session terminate "$id" >/dev/null && [ ! -e "$(jq -r ".[2]" cg)" ]
+'
+
 t_case 'a fork bomb stops at --pids; no process is left behind' '
 	S=$(cdt-session create --owner-pid 0 --pids 32) &&
 	echo "# pids by $(echo "$S" | jq -r .sandbox.enforced_by.pids)" &&
