@@ -9,22 +9,48 @@
 #include "git.h"
 #include "log.h"
 #include "path.h"
+#include "sessws.h"
 
 /* A commit message from -F is at most this long. */
 #define MESSAGE_MAX ((size_t)1 << 20)
 
 /* --- the workspace ------------------------------------------------------- */
 
+/*
+ * The session a command works in, when it has no -C: one command per
+ * process, so it lives until exit.
+ */
+static struct cdt_sessws sess;
+static bool in_session;
+
+static void
+sess_release(void)
+{
+	cdt_sessws_release(&sess);
+}
+
+/* -C DIR, else the session's workspace once perm is allowed on it. */
 static int
-workspace(struct cdt_ctx *ctx, const char **dir)
+workspace(struct cdt_ctx *ctx, const char *perm, const char **dir)
 {
 	*dir = ctx->dir;
-	if (!*dir && (cdt_opt(ctx, "session") || getenv("CDT_SESSION") ||
-		      jv_is_valid(ctx->session)))
-		return cdt_err(EX_SOFTWARE, "session workspaces are not "
-			       "implemented yet: use -C DIR");
-	if (!*dir)
-		return cdt_usage(ctx, "no workspace: give -C DIR");
+	if (*dir && cdt_opt(ctx, "session"))
+		return cdt_usage(ctx, "-C and --session exclude each other");
+	if (*dir)
+		return 0;
+	if (in_session) {
+		*dir = sess.workspace;
+		return 0;
+	}
+	if (cdt_opt(ctx, "branch"))
+		return cdt_usage(ctx, "--branch goes with -C: a session "
+				 "commits to its own branch");
+	int rc = cdt_sessws_open(ctx, perm, &sess);
+	atexit(sess_release);
+	if (rc)
+		return rc;
+	in_session = true;
+	*dir = sess.workspace;
 	return 0;
 }
 
@@ -44,11 +70,11 @@ size_cap(uint64_t *cap)
 /* Open the workspace's repository; *b is the branch of --branch or HEAD. */
 static int
 open_repo(struct cdt_ctx *ctx, struct cdt_git *g, unsigned flags,
-	  struct cdt_git_branch *b)
+	  const char *perm, struct cdt_git_branch *b)
 {
 	const char *dir;
 	uint64_t cap = CDT_GIT_MAX_FILE_SIZE;
-	int rc = workspace(ctx, &dir);
+	int rc = workspace(ctx, perm, &dir);
 	if (!rc && (flags & CDT_GIT_WRITE))
 		rc = size_cap(&cap);
 	if (rc)
@@ -57,7 +83,12 @@ open_repo(struct cdt_ctx *ctx, struct cdt_git *g, unsigned flags,
 	if (rc)
 		return rc;
 	g->max_file_size = cap;
-	rc = cdt_git_branch(g, cdt_opt(ctx, "branch"), b);
+	if (in_session) {
+		g->author_name = sess.author_name;
+		g->author_email = sess.author_email;
+	}
+	rc = cdt_git_branch(g, in_session ? sess.branch :
+			    cdt_opt(ctx, "branch"), b);
 	if (rc)
 		cdt_git_close(g);
 	return rc;
@@ -99,7 +130,8 @@ checkpoint_record(struct cdt_git *g, const git_oid *id, const char *branch,
 	r = jv_object_set(r, jv_string("sha"), hex_or_null(id));
 	r = jv_object_set(r, jv_string("branch"),
 			  branch ? jv_string(branch) : jv_null());
-	r = jv_object_set(r, jv_string("session_id"), jv_null());
+	r = jv_object_set(r, jv_string("session_id"), in_session ?
+			  jv_string(sess.id) : jv_null());
 	if (id && git_commit_lookup(&c, g->repo, id) < 0) {
 		jv_free(r);
 		return cdt_err(EX_SOFTWARE, "cannot read checkpoint: %s",
@@ -394,7 +426,19 @@ checkpoint_now(struct cdt_ctx *ctx, struct cdt_git *g,
 	    git_oid_equal(&tree, &empty))
 		return checkpoint_record(g, b->born ? &b->tip : NULL, b->name,
 					 &st, true, rec);
-	rc = cdt_git_commit(g, b, &tree, msg, &id);
+	if (in_session) {
+		/* git's trailer convention: the last paragraph. */
+		struct cdt_buf m = CDT_BUF_INIT;
+		size_t ml = strlen(msg);
+		while (ml && msg[ml - 1] == '\n')
+			ml--;
+		cdt_buf_add(&m, msg, ml);
+		cdt_buf_addf(&m, "\n\nCdt-Session: %s\n", sess.id);
+		rc = cdt_git_commit(g, b, &tree, m.buf, &id);
+		cdt_buf_release(&m);
+	} else {
+		rc = cdt_git_commit(g, b, &tree, msg, &id);
+	}
 	if (!rc)
 		rc = cdt_git_stats(g, &ptree, &tree, &st);
 	if (!rc)
@@ -453,7 +497,8 @@ cdt_checkpoint_create(struct cdt_ctx *ctx)
 	}
 	rc = read_message(ctx, &msg);
 	if (!rc)
-		rc = open_repo(ctx, &g, CDT_GIT_CREATE | CDT_GIT_WRITE, &b);
+		rc = open_repo(ctx, &g, CDT_GIT_CREATE | CDT_GIT_WRITE,
+				     "sessions.update", &b);
 	if (rc)
 		goto out;
 	opened = true;
@@ -506,7 +551,7 @@ cdt_checkpoint_list(struct cdt_ctx *ctx)
 	}
 	rc = pass_stream(ctx, "listing");
 	if (!rc)
-		rc = open_repo(ctx, &g, 0, &b);
+		rc = open_repo(ctx, &g, 0, "sessions.read", &b);
 	if (rc)
 		return rc;
 	if (!b.exists)
@@ -582,7 +627,7 @@ cdt_checkpoint_show(struct cdt_ctx *ctx)
 		return cdt_usage(ctx, "show needs one REF");
 	rc = pass_stream(ctx, "showing");
 	if (!rc)
-		rc = open_repo(ctx, &g, 0, &b);
+		rc = open_repo(ctx, &g, 0, "sessions.read", &b);
 	if (rc)
 		return rc;
 	memset(&s, 0, sizeof(s));
@@ -718,7 +763,7 @@ cdt_checkpoint_diff(struct cdt_ctx *ctx)
 	else
 		rc = 0;
 	if (!rc)
-		rc = open_repo(ctx, &g, 0, &b);
+		rc = open_repo(ctx, &g, 0, "sessions.read", &b);
 	if (rc)
 		return rc;
 	memset(&ta, 0, sizeof(ta));
@@ -782,7 +827,8 @@ cdt_checkpoint_restore(struct cdt_ctx *ctx)
 	}
 	rc = pass_stream(ctx, "restoring");
 	if (!rc)
-		rc = open_repo(ctx, &g, CDT_GIT_WRITE, &b);
+		rc = open_repo(ctx, &g, CDT_GIT_WRITE, "sessions.update",
+				     &b);
 	if (rc)
 		return rc;
 	/* Resolved before the work tree is kept: HEAD~1 stays what it was. */
@@ -945,7 +991,7 @@ cdt_checkpoint_push(struct cdt_ctx *ctx)
 	if (!rc)
 		rc = cdt_stream_upstream(ctx, "pushing");
 	if (!rc)
-		rc = open_repo(ctx, &g, 0, &b);
+		rc = open_repo(ctx, &g, 0, "sessions.update", &b);
 	if (rc)
 		goto forward;
 	opened = true;

@@ -2,8 +2,9 @@
  * checkpoint.h - the cdt-checkpoint commands (git.h does the git).
  *
  * Each works on the repository of one workspace: a plain directory given
- * with -C (a session's workspace comes with cdt-session; until then a
- * session is 70).  Commands that act on the record stream (create,
+ * with -C, or a session's (sessws.h: the row's directory, on the branch
+ * coditect/session-ID, the caller as author, a Cdt-Session trailer).
+ * Commands that act on the record stream (create,
  * restore, push) read it to the end first, forwarding every record in
  * order, and do nothing when an error record came in (unless --force).
  * create and restore never lose work: restore checkpoints a work tree

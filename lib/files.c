@@ -14,6 +14,7 @@
 #include "log.h"
 #include "objstore.h"
 #include "path.h"
+#include "sessws.h"
 
 /* Room for the rest of a file record around a capped content string. */
 #define RECORD_SLACK (64 * 1024)
@@ -38,18 +39,42 @@ ws_open_at(struct cdt_ctx *ctx, const char *where, struct cdt_objstore **os)
 	return rc;
 }
 
+/*
+ * The workspace: -C DIR, else the session's (sessws.h) after the caller
+ * check allowed perm.  Unless the command streams raw stdin (drain
+ * false), the record stream is read to its end first, forwarding: a
+ * session or auth record on it is context, and an upstream error stops
+ * the command before it touches anything.
+ */
 static int
-ws_open(struct cdt_ctx *ctx, struct cdt_objstore **os)
+ws_open(struct cdt_ctx *ctx, struct cdt_objstore **os, const char *perm,
+	bool drain)
 {
+	int rc = 0;
 	*os = NULL;
-	if (!ctx->dir && (cdt_opt(ctx, "session") || getenv("CDT_SESSION") ||
-			  jv_is_valid(ctx->session)))
-		return cdt_err(EX_SOFTWARE, "session workspaces are not "
-			       "implemented yet: use -C DIR");
-	if (!ctx->dir)
-		return cdt_usage(ctx, "no workspace: give -C DIR");
-	return ws_open_at(ctx, ctx->dir, os);
+	if (drain) {
+		rc = cdt_stream_each(ctx, NULL, NULL);
+		if (!rc)
+			rc = cdt_stream_upstream(ctx, strcmp(perm,
+					"sessions.read") ? "writing" :
+					"reading");
+		if (rc)
+			return rc;
+	}
+	if (ctx->dir && cdt_opt(ctx, "session"))
+		return cdt_usage(ctx, "-C and --session exclude each other");
+	if (ctx->dir)
+		return ws_open_at(ctx, ctx->dir, os);
+	struct cdt_sessws w;
+	rc = cdt_sessws_open(ctx, perm, &w);
+	if (!rc)
+		rc = ws_open_at(ctx, w.workspace, os);
+	cdt_sessws_release(&w);
+	return rc;
 }
+
+#define WS_READ "sessions.read"
+#define WS_WRITE "sessions.update"
 
 /* The lexical check, reported with the path. */
 static int
@@ -155,7 +180,7 @@ cdt_files_ls(struct cdt_ctx *ctx)
 		return cdt_usage(ctx, "ls takes at most one PATH");
 	const char *path = ctx->argc ? ctx->argv[0] : "";
 	int rc = *path ? check_path(path) : 0;
-	if (rc || (rc = ws_open(ctx, &os)))
+	if (rc || (rc = ws_open(ctx, &os, WS_READ, true)))
 		return rc;
 	rc = cdt_objstore_list(os, path, cdt_flag(ctx, "recursive"), ls_cb,
 			       NULL);
@@ -232,7 +257,7 @@ cdt_files_tree(struct cdt_ctx *ctx)
 		return cdt_usage(ctx, "tree takes at most one PATH");
 	const char *path = ctx->argc ? ctx->argv[0] : "";
 	rc = *path ? check_path(path) : 0;
-	if (rc || (rc = ws_open(ctx, &os)))
+	if (rc || (rc = ws_open(ctx, &os, WS_READ, true)))
 		return rc;
 	t.base = *path ? strlen(path) + 1 : 0;
 	if (*path) {
@@ -480,7 +505,7 @@ cdt_files_read(struct cdt_ctx *ctx)
 		if (!rc)
 			rc = cdt_stream_upstream(ctx, "reading");
 	}
-	if (rc || (rc = ws_open(ctx, &os)))
+	if (rc || (rc = ws_open(ctx, &os, WS_READ, true)))
 		goto out;
 	struct rd r = { os, cdt_flag(ctx, "recursive"), cdt_flag(ctx, "raw") };
 	for (int i = 0; i < ctx->argc && !rc && !cdt_out_broken(); i++)
@@ -510,7 +535,7 @@ cdt_files_stat(struct cdt_ctx *ctx)
 		return cdt_usage(ctx, "stat needs a PATH");
 	for (int i = 0; i < ctx->argc && !rc; i++)
 		rc = check_path(ctx->argv[i]);
-	if (rc || (rc = ws_open(ctx, &os)))
+	if (rc || (rc = ws_open(ctx, &os, WS_READ, true)))
 		return rc;
 	for (int i = 0; i < ctx->argc && !rc; i++) {
 		struct cdt_objinfo in;
@@ -1272,7 +1297,8 @@ write_records(struct cdt_ctx *ctx, bool edits_only)
 	if (!rc)
 		rc = cdt_stream_upstream(ctx, "writing");
 	if (!rc)
-		rc = ws_open(ctx, &w.os);
+		rc = ws_open(ctx, &w.os, w.dry_run ? WS_READ : WS_WRITE,
+			     false);
 	if (rc)
 		goto out;
 	/* 1. Every record's shape and path, before anything else. */
@@ -1382,7 +1408,7 @@ cdt_files_write(struct cdt_ctx *ctx)
 	/* With a PATH, stdin is the content, whatever it looks like. */
 	if (ctx->in.mode == CDT_INPUT_AUTO)
 		ctx->in.mode = CDT_INPUT_RAW;
-	if ((rc = ws_open(ctx, &os)))
+	if ((rc = ws_open(ctx, &os, WS_WRITE, false)))
 		return rc;
 	rc = write_raw(ctx, os, ctx->argv[0]);
 	cdt_objstore_free(os);
@@ -1409,7 +1435,7 @@ cdt_files_rm(struct cdt_ctx *ctx)
 		return cdt_usage(ctx, "rm needs a PATH");
 	for (int i = 0; i < ctx->argc && !rc; i++)
 		rc = check_path(ctx->argv[i]);
-	if (rc || (rc = ws_open(ctx, &os)))
+	if (rc || (rc = ws_open(ctx, &os, WS_WRITE, true)))
 		return rc;
 	bool recursive = cdt_flag(ctx, "recursive");
 	for (int i = 0; i < ctx->argc && !rc; i++) {
@@ -1448,7 +1474,7 @@ cdt_files_mv(struct cdt_ctx *ctx)
 		return cdt_usage(ctx, "mv needs FROM and TO");
 	for (int i = 0; i < ctx->argc && !rc; i++)
 		rc = check_path(ctx->argv[i]);
-	if (rc || (rc = ws_open(ctx, &os)))
+	if (rc || (rc = ws_open(ctx, &os, WS_WRITE, true)))
 		return rc;
 	const char *from = ctx->argv[0], *to = ctx->argv[1];
 	rc = cdt_objstore_stat(os, from, &in);
@@ -1643,7 +1669,7 @@ cdt_files_sync(struct cdt_ctx *ctx)
 	rc = cdt_stream_each(ctx, NULL, NULL);
 	if (!rc)
 		rc = cdt_stream_upstream(ctx, "syncing");
-	if (rc || (rc = ws_open(ctx, &src)))
+	if (rc || (rc = ws_open(ctx, &src, WS_READ, false)))
 		goto out;
 	if (!dest_s3 && (rc = mkdir_p(dest)))
 		goto out;

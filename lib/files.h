@@ -11,8 +11,9 @@
  * every file and edit record before anything is put in place, so a bad
  * path, a SEARCH text that does not match exactly once, a changed
  * base_sha256 or an upstream error record leaves the workspace as it
- * was (--partial: per file instead).  Session workspaces (--session, a
- * session record, CDT_SESSION) answer 70 until sessions exist.
+ * was (--partial: per file instead).  Without -C the workspace is a
+ * session's (sessws.h), after the caller check: sessions.read to look,
+ * sessions.update to change.
  */
 #ifndef CDT_FILES_H
 #define CDT_FILES_H

@@ -1036,10 +1036,11 @@ signatures(struct cdt_git *g, git_signature **author,
 	int rc = 0;
 	*author = *committer = NULL;
 	git_repository_config_snapshot(&cfg, g->repo);
-	const char *name = ident(cfg, "GIT_AUTHOR_NAME", "user.name", NULL,
-				 &n);
-	const char *mail = ident(cfg, "GIT_AUTHOR_EMAIL", "user.email",
-				 getenv("EMAIL"), &m);
+	const char *name = g->author_name ? g->author_name :
+		ident(cfg, "GIT_AUTHOR_NAME", "user.name", NULL, &n);
+	const char *mail = g->author_email ? g->author_email :
+		ident(cfg, "GIT_AUTHOR_EMAIL", "user.email", getenv("EMAIL"),
+		      &m);
 	if (!name || !mail) {
 		rc = cdt_err(EX_CONFIG, "no author for the checkpoint: set "
 			     "GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL, or git "

@@ -52,6 +52,10 @@ struct cdt_git {
 	int rootfd;		/* O_PATH of dir */
 	uint64_t max_file_size;
 	struct cdt_lock lock;
+	/* Set: the author of commits, instead of the environment and git
+	   config (a session's authenticated user).  Borrowed. */
+	const char *author_name;
+	const char *author_email;
 };
 
 enum cdt_git_open_flags {
@@ -101,7 +105,8 @@ int cdt_git_commit_tree(struct cdt_git *g, const git_oid *c, git_oid *tree);
  * Commit tree on branch b with the tip as parent (none when unborn) and
  * move the branch there, only if it still points at the tip (75 when it
  * moved meanwhile).  HEAD moves only when it is detached and b is HEAD.
- * The author is GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL, else user.name and
+ * The author is g->author_name and author_email when set, else
+ * GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL, else user.name and
  * user.email from git config (EMAIL too); the committer likewise from
  * GIT_COMMITTER_*, else the author.  78 when no author is known.
  */

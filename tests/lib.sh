@@ -104,3 +104,15 @@ t_lines() {
 		return 1
 	fi
 }
+
+# t_session: org acme, team web, admin@acme.test logged in, and a session
+# of project demo (no sandbox, no owner): its record in s.json, its id in
+# $S, its workspace in $W, its branch in $B.
+t_session() {
+	cdt-auth init --org acme --team web --email admin@acme.test \
+		>/dev/null 2>&1 &&
+	cdt-session create --project demo --owner-pid 0 --sandbox none \
+		>s.json &&
+	S=$(jq -r .id s.json) && W=$(jq -r .workspace s.json) &&
+	B=coditect/session-$S && test -d "$W"
+}

@@ -314,10 +314,4 @@ t_case "[$BE] usage is 64; a full stdout is 74" '
 done
 unset CDT_TEST_NO_OPENAT2
 
-t_case "session workspaces answer 70 for now" '
-	t_fails 70 cdt-files --session 1234 ls 2>err &&
-	t_grep "session workspaces are not implemented yet" err &&
-	CDT_SESSION=x t_fails 70 cdt-files ls 2>err
-'
-
 t_done

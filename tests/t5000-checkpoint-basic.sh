@@ -163,16 +163,6 @@ t_case 'create -F FILE; usage errors are 64' '
 	t_grep "give -C DIR" err
 '
 
-t_case 'sessions wait for cdt-session: 70 in so many words' '
-	mkws &&
-	t_fails 70 cdt-checkpoint --session s1 create 2>err &&
-	t_grep "session workspaces are not implemented yet" err &&
-	CDT_SESSION=s1 t_fails 70 cdt-checkpoint list 2>err &&
-	echo "{\"type\":\"session\",\"id\":\"s1\"}" |
-		t_fails 70 cdt-checkpoint create >out 2>err &&
-	t_grep "\"type\":\"session\"" out
-'
-
 t_case 'a missing directory is 66; list of a directory with no repo is 66' '
 	t_fails 66 cdt-checkpoint -C nope create 2>err &&
 	mkdir ws && t_fails 66 cdt-checkpoint -C ws list 2>err &&

@@ -1,0 +1,55 @@
+/*
+ * sessws.h - a session's workspace, for the tools that work in one
+ * (cdt-files, cdt-checkpoint).
+ *
+ * Which session: --session ID, else the `session` record on stdin, else
+ * CDT_SESSION (DESIGN §2: a flag wins over a record, which wins over the
+ * environment).  Two session records that disagree are 65 unless the
+ * flag names one.  Only the id is taken from a record: the workspace,
+ * the tenant and the project come from the store's row, after the caller
+ * check (caller.h) allowed perm on it, so a record can never point a
+ * tool at another directory or another tenant's files.  Another org's
+ * session answers 66 "no such session", like a missing one.
+ *
+ * Read the record stream before opening: the `session` and `auth`
+ * records on it are sources.
+ */
+#ifndef CDT_SESSWS_H
+#define CDT_SESSWS_H
+
+#include "compat.h"
+#include <jv.h>
+#include "caller.h"
+#include "cfg.h"
+
+struct cdt_ctx;
+struct cdt_store;
+
+struct cdt_sessws {
+	struct cdt_cfg cfg;
+	struct cdt_store *st;
+	struct cdt_caller who;
+	jv row;			/* the session's row */
+	const char *id;		/* borrowed from row */
+	const char *workspace;	/* the directory, from row */
+	const char *project;	/* may be NULL */
+	char *branch;		/* "coditect/session-ID" */
+	char *author_name;	/* the caller, for commits */
+	char *author_email;
+};
+
+/* The session the context names (flag, record, environment), or NULL. */
+const char *cdt_sessws_id(struct cdt_ctx *ctx);
+
+/*
+ * Resolve the caller, load the session and authorise perm
+ * ("sessions.read" to look, "sessions.update" to change).  0, or 64 (no
+ * session named), 65 (records that disagree), 66, 77, 78, 75 (store),
+ * reported.  Release w in any case.
+ */
+int cdt_sessws_open(struct cdt_ctx *ctx, const char *perm,
+		    struct cdt_sessws *w);
+void cdt_sessws_release(struct cdt_sessws *w);
+
+#include "banned.h"
+#endif
