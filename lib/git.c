@@ -480,6 +480,23 @@ fail:
 	return rc;
 }
 
+int
+cdt_git_init_dir(const char *dir)
+{
+	struct cdt_git g;
+	int rc = cdt_git_open(&g, dir, CDT_GIT_CREATE | CDT_GIT_WRITE);
+	if (rc)
+		return rc;
+	const char *gd = git_repository_path(g.repo);
+	struct cdt_buf h = CDT_BUF_INIT;
+	cdt_buf_addf(&h, "%shooks", gd);
+	if (mkdir(h.buf, 0755) && errno != EEXIST)
+		rc = cdt_err_errno(EX_CANTCREAT, "cannot make '%s'", h.buf);
+	cdt_buf_release(&h);
+	cdt_git_close(&g);
+	return rc;
+}
+
 void
 cdt_git_close(struct cdt_git *g)
 {

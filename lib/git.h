@@ -70,6 +70,12 @@ enum cdt_git_open_flags {
  */
 int cdt_git_open(struct cdt_git *g, const char *dir, unsigned flags);
 void cdt_git_close(struct cdt_git *g);
+/*
+ * Make dir's repository when it has none, with an empty .git/hooks, so
+ * a sandbox can bind both .git/hooks and .git/config read-only before
+ * anything has been committed.  0, or as cdt_git_open.
+ */
+int cdt_git_init_dir(const char *dir);
 
 /* The branch a command works on. */
 struct cdt_git_branch {

@@ -15,6 +15,7 @@
 #include "cfg.h"
 #include "codec.h"
 #include "err.h"
+#include "git.h"
 #include "hash.h"
 #include "log.h"
 #include "sandbox.h"
@@ -496,6 +497,10 @@ cdt_session_create(struct cdt_ctx *ctx)
 			goto out;
 	}
 
+	/* The repository now: the sandbox's read-only .git binds apply
+	   from the first exec (cdt-checkpoint(1) commits into it). */
+	if ((rc = cdt_git_init_dir(ws)))
+		goto out;
 	int64_t max = cdt_cfg_int(&s.cfg, "auth.quotas.max_sessions",
 				  MAX_SESSIONS_DEFAULT);
 	int64_t max_age = cdt_cfg_duration_ms(&s.cfg, "sandbox.max_age",

@@ -124,4 +124,22 @@ t_case '--branch does not go with a session; -C and --session exclude' '
 	t_grep "exclude each other" err
 '
 
+t_case 'create makes the repository: .git/hooks and .git/config read-only inside' '
+	cdt-auth init --org acme --team web --email admin@acme.test \
+		>/dev/null 2>&1 &&
+	S=$(cdt-session create --project demo --owner-pid 0 --jq .id) &&
+	W=$(cdt-session get "$S" --jq .workspace) &&
+	git -C "$W" rev-parse --git-dir >gd && echo .git >want &&
+	t_cmp want gd && test -d "$W/.git/hooks" &&
+	cdt-session exec "$S" -- sh -c "echo x >.git/hooks/pre-commit" \
+		</dev/null >out 2>&1; [ $? = 2 ] &&
+	t_grep "Read-only file system" out &&
+	cdt-session exec "$S" -- sh -c "echo x >>.git/config" \
+		</dev/null >out 2>&1; [ $? = 2 ] &&
+	t_grep "Read-only file system" out &&
+	! test -e "$W/.git/hooks/pre-commit" &&
+	cdt-session exec "$S" -- sh -c "echo ok >f" </dev/null >/dev/null &&
+	t_grep "^ok$" "$W/f"
+'
+
 t_done
