@@ -4,7 +4,8 @@
 # pseudo-terminal) and fish (complete -C): commands for the first word,
 # the options of the command after it, file names where an option takes
 # a file, and `cdt NAME ...` completing as the tool.  Each shell must
-# offer exactly the options the tool lists, and the scripts name none.
+# offer exactly the options the tool lists (the long ones after --, short
+# and long after -), every command, and the scripts name none.
 . "$(dirname "$0")/lib.sh"
 
 TOOLS="cdt $(cd "$SRC/bin" && ls cdt-*.c | sed 's/\.c$//' | tr '\n' ' ')"
@@ -173,6 +174,47 @@ check_all_options() {
 	return $miss
 }
 
+# every_lines: for each tool and command, "TOOL [COMMAND] -" (every
+# option, short and long, is a candidate) and, for each tool with
+# commands, "TOOL " (every command is).
+every_lines() {
+	for t in $TOOLS; do
+		echo "$t -"
+		[ $t = cdt ] && echo "cdt render -" && continue
+		for c in $($t --list-options | sed -n 's/	command$//p'); do
+			echo "$t $c -"
+		done
+		$t --list-options | grep -q '	command$' && echo "$t "
+	done
+}
+
+# check_every FILE: at "TOOL [COMMAND] -" the shell offered exactly the
+# options, short and long, the tool lists there; at "TOOL " it offered
+# every command the tool lists.
+check_every() {
+	every_lines >lines || return 1
+	miss=0
+	while IFS= read -r l; do
+		set -- $l
+		t=$1 c=
+		[ $# -eq 3 ] && c=$2
+		case $l in
+		*-)	"$t" --list-options $c |
+				sed -n 's/^\(-[^	]*\)	.*/\1/p' | sort >want
+			cands "$F" "$l" | grep -- '^-' >got ;;
+		*)	"$t" --list-options | sed -n 's/	command$//p' |
+				sort >want
+			cands "$F" "$l" | grep -xFf want >got ;;
+		esac
+		[ -s want ] && diff -u want got >&2 || {
+			echo "'$l<TAB>' offers other options or commands than" \
+				"'$t --list-options $c' lists" >&2
+			miss=1
+		}
+	done <lines
+	return $miss
+}
+
 setup_files() {
 	mkdir sub subway && touch sub/a.c readme
 }
@@ -230,6 +272,11 @@ t_case 'bash: each command is offered exactly its options' '
 	bash_complete "${l[@]}" >out && check_all_options out
 '
 
+t_case 'bash: every option, short and long, and every command' '
+	every_lines >lines && mapfile -t l <lines &&
+	bash_complete "${l[@]}" >out && F=out check_every
+'
+
 # zsh
 
 t_case 'zsh: #compdef names every tool' '
@@ -267,6 +314,11 @@ t_case 'zsh: each command is offered exactly its options' '
 	zsh_complete "${l[@]}" >out && check_all_options out
 '
 
+t_case 'zsh: every option, short and long, and every command' '
+	every_lines >lines && mapfile -t l <lines &&
+	zsh_complete "${l[@]}" >out && F=out check_every
+'
+
 # fish
 
 t_case 'fish: a script for every tool, found by its name' '
@@ -302,6 +354,11 @@ t_case 'fish: commands, options, files and cdt NAME' '
 t_case 'fish: each command is offered exactly its options' '
 	tool_lines >lines && mapfile -t l <lines &&
 	fish_complete "${l[@]}" >out && check_all_options out
+'
+
+t_case 'fish: every option, short and long, and every command' '
+	every_lines >lines && mapfile -t l <lines &&
+	fish_complete "${l[@]}" >out && F=out check_every
 '
 
 t_done
