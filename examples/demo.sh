@@ -43,8 +43,6 @@ user_home=${CDT_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/cdt}
 for v in $(env | sed -n 's/^\(CDT_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
 export CDT_HOME=$top/home XDG_CONFIG_HOME=$top/config
 mkdir -p "$CDT_HOME" "$XDG_CONFIG_HOME"
-export GIT_AUTHOR_NAME="cdt demo" GIT_AUTHOR_EMAIL=demo@example.com
-export GIT_COMMITTER_NAME="cdt demo" GIT_COMMITTER_EMAIL=demo@example.com
 
 if [ "$live" = 1 ]; then
 	if [ -f "$user_cfg" ]; then
@@ -78,31 +76,29 @@ printf 'hello\n' >"$ws/.gitignore"
 
 echo "cdt demo: the model's answer is $how"
 echo "workspace: $ws"
-say "cdt-session create -C WS: a session over the workspace, sandboxed"
-cdt-session create -C "$ws" --no-stdin >"$top/session.jsonl"
-cdt render <"$top/session.jsonl"
-CDT_SESSION=$(jq -r .id "$top/session.jsonl")
-export CDT_SESSION
-
-say "show the model hello.c, write its answer, build and run it in the sandbox, checkpoint it only if that worked"
+say "a session over the workspace; show the model hello.c; write its answer; build and run it in the sandbox; checkpoint it only if that worked"
 cat <<'EOF'
-cdt-files read hello.c | cdt-chat --edit "add a Makefile for hello.c" |
-  cdt-files write | cdt-session exec -- sh -c 'make && ./hello' |
+cdt-session create -C WS | cdt-files read hello.c |
+  cdt-chat --edit "add a Makefile for hello.c" | cdt-files write |
+  cdt-session exec -- sh -c 'make && ./hello' |
   cdt-checkpoint create --require-success -m "demo: the model's Makefile"
 EOF
 echo
-cdt-files -C "$ws" read hello.c --no-stdin |
+cdt-session create -C "$ws" |
+	cdt-files read hello.c |
 	cdt-chat --edit "add a Makefile for hello.c" |
-	cdt-files -C "$ws" write |
+	cdt-files write |
 	cdt-session exec -- sh -c 'make && ./hello' |
-	cdt-checkpoint -C "$ws" create --require-success \
+	cdt-checkpoint create --require-success \
 		-m "demo: the model's Makefile" >"$top/run.jsonl"
 # Everything but the prompt (hello.c again) as a person reads it.
 jq -c 'select(.type != "message" or .role != "user")' "$top/run.jsonl" |
 	cdt render
+CDT_SESSION=$(jq -r 'select(.type == "session") | .id' "$top/run.jsonl")
+export CDT_SESSION
 
 say "cdt-checkpoint list"
-cdt-checkpoint -C "$ws" list --no-stdin >"$top/list.jsonl"
+cdt-checkpoint list --no-stdin >"$top/list.jsonl"
 cdt render <"$top/list.jsonl"
 
 say "cdt-route status"
@@ -118,6 +114,7 @@ jq -r -s --arg how "$how" '
 	(map(select(.type == "checkpoint")) | last) as $c |
 	"the answer (\($m.provider)/\($m.model), \($how)) wrote: \($w | join(", "))",
 	"make && ./hello in the sandbox exited \($x.code) in \($x.duration_ms) ms, saying: \($o.data | rtrimstr("\n"))",
-	"checkpoint \($c.sha[0:12]) on \($c.branch): \($c.files_changed) file(s), \"\($c.message)\""
+	"checkpoint \($c.sha[0:12]) on \($c.branch): \($c.files_changed) file(s), \"\($c.message | split("\n")[0])\""
 	' "$top/run.jsonl"
-git -C "$ws" log --oneline --stat | sed 's/^/  /'
+git -C "$ws" log --stat --format='  %h %an: %s%n  %(trailers:only,unfold)' \
+	"coditect/session-$CDT_SESSION" | sed '/^$/d; s/^ */  /'

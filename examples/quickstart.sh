@@ -22,6 +22,9 @@ fi
 prompt=${2:-add a Makefile for hello.c}
 cmd=${3:-make && ./hello}
 say() { printf '\n== %s\n' "$*"; }
+out=$(mktemp "${TMPDIR:-/tmp}/cdt-quickstart.XXXXXX")
+trap 'rm -f "$out"' EXIT
+rc=0
 
 say "cdt-route status: the providers and whether they can serve"
 cdt-route status --no-stdin --text
@@ -32,21 +35,22 @@ say "cdt-chat: one question"
 cdt-chat --no-stdin --text "In one sentence: what is a Makefile for?"
 
 say "the main job on $dir"
-# The session lives as long as this script (--owner-pid); its id goes on
-# in CDT_SESSION, and every tool can also take it
-# from the session record on its standard input.
-CDT_SESSION=$(cdt-session create -C "$dir" --owner-pid $$ --no-stdin --jq .id)
-export CDT_SESSION
 files=$(cd "$dir" && find . -maxdepth 1 -type f -name '*.[ch]' | sed 's|^\./||')
 [ -n "$files" ] || { echo "quickstart.sh: no .c or .h file in $dir to show the model" >&2; exit 66; }
+# The session record goes down the pipe: every tool after create works in
+# its workspace.  The session lives as long as this script does.
 # shellcheck disable=SC2086
-cdt-files -C "$dir" read $files --no-stdin |
+cdt-session create -C "$dir" |
+	cdt-files read $files |
 	cdt-chat --edit "$prompt" |
-	cdt-files -C "$dir" write |
+	cdt-files write |
 	cdt-session exec -- sh -c "$cmd" |
-	cdt-checkpoint -C "$dir" create --require-success -m "quickstart: $prompt" |
-	cdt render
+	cdt-checkpoint create --require-success -m "quickstart: $prompt" \
+	>"$out" || rc=$?
+cdt render <"$out" || true
+[ "$rc" = 0 ] || exit "$rc"
 
 say "cdt-checkpoint list"
-cdt-checkpoint -C "$dir" list --no-stdin --text
+cdt-checkpoint list --session "$(jq -r 'select(.type == "session") | .id' "$out")" \
+	--no-stdin --text
 echo "the workspace: $dir"

@@ -23,9 +23,6 @@ t_case 'every example has a test' '
 fp_env() {
 	export ANTHROPIC_BASE_URL=$FP_URL ANTHROPIC_API_KEY=k-ant
 }
-# A checkpoint needs an author, as it would from git config.
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com \
-	GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
 export -f fp_env
 
 # script TEXT: the fake's next anthropic answer is TEXT.
@@ -168,9 +165,11 @@ t_case 'quickstart.sh: status, a question, the main job with a checkpoint' '
 	grep "quickstart: add a Makefile for hello.c" out >cps &&
 	t_lines 2 cps &&
 	ws=$(sed -n "s/^the workspace: //p" out) &&
-	git -C "$ws" log --format=%s >log &&
+	git -C "$ws" log --all --format=%s >log &&
 	printf "quickstart: add a Makefile for hello.c\n" >want && t_cmp want log &&
-	git -C "$ws" ls-files >files &&
+	git -C "$ws" ls-tree -r --name-only \
+		"$(git -C "$ws" for-each-ref --format="%(refname)" refs/heads/coditect)" \
+		>files &&
 	printf ".gitignore\nMakefile\nhello.c\n" >want && t_cmp want files &&
 	[ "$(fp_hits ".family == \"anthropic\"")" = 2 ]
 '
@@ -186,7 +185,7 @@ hello: hello.c
 	t_fails 1 sh "$EX/quickstart.sh" ws >out 2>err &&
 	t_grep "^\[exit 2\]$" out &&
 	t_grep "refusing to checkpoint" out &&
-	[ ! -e ws/.git ] || [ -z "$(git -C ws log --oneline 2>/dev/null)" ]
+	[ ! -e ws/.git ] || [ -z "$(git -C ws log --all --oneline 2>/dev/null)" ]
 '
 
 t_case 'quickstart.sh with no provider says what to set' '
@@ -204,7 +203,7 @@ t_case 'demo.sh (make demo): offline, the whole job, exit 0' '
 	t_grep "^cassette  *closed  *healthy  *ok$" out &&
 	t_grep "^the answer (cassette/claude-sonnet-4-5, replayed" out &&
 	t_grep "^make && ./hello in the sandbox exited 0 in [0-9]* ms, saying: hello, world$" out &&
-	t_grep "^checkpoint [0-9a-f]\{12\} on master: 3 file(s), \"demo: the model.s Makefile\"$" out &&
+	t_grep "^checkpoint [0-9a-f]\{12\} on coditect/session-[0-9a-f-]*: 3 file(s), \"demo: the model.s Makefile\"$" out &&
 	sed -n "/^== cdt-checkpoint list/,/^== cdt-route/p" out |
 		grep -c "demo: the model.s Makefile" >n && [ "$(cat n)" = 1 ]
 '
