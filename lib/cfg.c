@@ -12,6 +12,7 @@
 #include "cfg.h"
 #include "err.h"
 #include "log.h"
+#include "store.h"
 
 /* jv numbers are doubles: every integer we store must be exact. */
 #define MAX_EXACT ((int64_t)1 << 53)
@@ -1161,6 +1162,36 @@ cdt_cfg_release(struct cdt_cfg *cfg)
 	cfg->where = jv_invalid();
 }
 
+static bool
+is_pg_url(const char *url)
+{
+	return url && (has_prefix(url, "postgres://") ||
+		       has_prefix(url, "postgresql://"));
+}
+
+/*
+ * store.backend and store.url must agree; store.password_file goes to
+ * the store (which reads it at each PostgreSQL open).
+ */
+static int
+store_settings(const struct cdt_cfg *cfg)
+{
+	const char *backend = cdt_cfg_str(cfg, "store.backend", NULL);
+	const char *url = cdt_cfg_str(cfg, "store.url", NULL);
+
+	if (backend && !strcmp(backend, "postgres") && !is_pg_url(url))
+		return cdt_cfg_err(cfg, EX_CONFIG, "store.backend", "store."
+				   "backend is postgres: store.url must be a "
+				   "postgres:// or postgresql:// URL");
+	if (backend && !strcmp(backend, "sqlite") && is_pg_url(url))
+		return cdt_cfg_err(cfg, EX_CONFIG, "store.backend", "store."
+				   "backend is sqlite but store.url is a "
+				   "PostgreSQL URL");
+	cdt_store_set_password_file(cdt_cfg_str(cfg, "store.password_file",
+						NULL));
+	return 0;
+}
+
 int
 cdt_cfg_load(struct cdt_cfg *cfg)
 {
@@ -1184,7 +1215,7 @@ cdt_cfg_load(struct cdt_cfg *cfg)
 	}
 	jv_free(tree);
 	jv_free(where);
-	return 0;
+	return store_settings(cfg);
 }
 
 /* --- getters ----------------------------------------------------------- */

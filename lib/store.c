@@ -110,10 +110,13 @@ backend_for(const char *target, struct cdt_store *st)
 
 	/*
 	 * A string with a scheme names a backend; anything else is a file
-	 * path for SQLite.  Only SQLite is built in so far.
+	 * path for SQLite.
 	 */
 	if (!n)
 		return &cdt_store_sqlite_ops;
+	if ((n == 8 && !strncmp(target, "postgres", n)) ||
+	    (n == 10 && !strncmp(target, "postgresql", n)))
+		return &cdt_store_pg_ops;
 	cdt_store_fail(st, CDT_STORE_E_CONFIG, EX_CONFIG,
 		       "cannot open store '%s': no '%.*s' backend in this cdt",
 		       st->name, (int)n, target);
@@ -396,8 +399,299 @@ cdt_store_schema_latest(void)
 }
 
 void
+cdt_store_set_org(struct cdt_store *st, const char *org_id)
+{
+	if (st->ops->set_org)
+		st->ops->set_org(st, org_id);
+}
+
+void
 cdt_store_set_busy_timeout(struct cdt_store *st, int ms)
 {
 	st->busy_timeout_ms = ms < 0 ? 0 : ms;
 	st->ops->set_busy_timeout(st, st->busy_timeout_ms);
+}
+
+/* ---- whole-store verbs: export, import, backup (cdt store) ---- */
+
+/* "name" of each row of rows, as a NULL-ended array of strings. */
+static int
+names_of(struct cdt_store *st, const char *sql, jv params, jv *out)
+{
+	jv rows = jv_invalid();
+	int rc = cdt_store_exec(st, sql, params, &rows);
+
+	*out = jv_array();
+	if (rc)
+		return rc;
+	jv_array_foreach(rows, i, r) {
+		*out = jv_array_append(*out, jv_object_get(r, jv_string("name")));
+	}
+	jv_free(rows);
+	return 0;
+}
+
+/* Quote an identifier (the names come from the store's own catalog). */
+static void
+add_ident(struct cdt_buf *b, const char *name)
+{
+	cdt_buf_addch(b, '"');
+	for (const char *p = name; *p; p++) {
+		if (*p == '"')
+			cdt_buf_addch(b, '"');
+		cdt_buf_addch(b, *p);
+	}
+	cdt_buf_addch(b, '"');
+}
+
+static bool
+has_name(jv names, const char *name)
+{
+	bool found = false;
+
+	jv_array_foreach(names, i, n) {
+		if (!strcmp(jv_string_value(n), name))
+			found = true;
+		jv_free(n);
+	}
+	return found;
+}
+
+int
+cdt_store_tables(struct cdt_store *st, jv *names)
+{
+	return names_of(st, st->ops->tables_sql, jv_array(), names);
+}
+
+static int
+export_table(struct cdt_store *st, const char *table, FILE *f, int *count)
+{
+	struct cdt_buf sql = CDT_BUF_INIT;
+	jv cols, rows = jv_invalid();
+	int rc = names_of(st, st->ops->columns_sql,
+			  JV_ARRAY(jv_string(table)), &cols);
+
+	*count = 0;
+	if (rc) {
+		jv_free(cols);
+		return rc;
+	}
+	/* Parents before children (sessions.parent_id): oldest first. */
+	cdt_buf_addstr(&sql, "SELECT * FROM ");
+	add_ident(&sql, table);
+	cdt_buf_addf(&sql, " ORDER BY %s%s",
+		     has_name(cols, "created_at") ? "created_at, " : "",
+		     st->ops->row_order);
+	jv_free(cols);
+	rc = cdt_store_exec(st, sql.buf, jv_array(), &rows);
+	cdt_buf_release(&sql);
+	if (rc)
+		return rc;
+	jv_array_foreach(rows, i, r) {
+		jv line = jv_object();
+		line = jv_object_set(line, jv_string("table"), jv_string(table));
+		line = jv_object_set(line, jv_string("row"), r);
+		jv s = jv_dump_string(line, 0);
+		if (fprintf(f, "%s\n", jv_string_value(s)) < 0)
+			rc = cdt_err_errno(EX_IOERR, "cannot write the export");
+		jv_free(s);
+		if (rc)
+			break;
+		++*count;
+	}
+	jv_free(rows);
+	return rc;
+}
+
+int
+cdt_store_export(struct cdt_store *st, FILE *f, jv *counts)
+{
+	jv tables;
+	int rc = cdt_store_begin(st, CDT_TXN_READ);
+
+	*counts = jv_object();
+	if (rc)
+		return rc;
+	rc = cdt_store_tables(st, &tables);
+	jv_array_foreach(tables, i, t) {
+		int n = 0;
+		if (!rc)
+			rc = export_table(st, jv_string_value(t), f, &n);
+		if (!rc)
+			*counts = jv_object_set(*counts, jv_copy(t),
+						jv_number(n));
+		jv_free(t);
+	}
+	jv_free(tables);
+	if (!rc && fflush(f) != 0)
+		rc = cdt_err_errno(EX_IOERR, "cannot write the export");
+	cdt_store_rollback(st);
+	return rc;
+}
+
+/* Every table but schema_migrations must be empty. */
+static int
+import_check_empty(struct cdt_store *st, jv tables)
+{
+	int rc = 0;
+
+	jv_array_foreach(tables, i, t) {
+		const char *name = jv_string_value(t);
+		struct cdt_buf sql = CDT_BUF_INIT;
+		jv rows = jv_invalid();
+		if (!rc && strcmp(name, "schema_migrations")) {
+			cdt_buf_addstr(&sql, "SELECT count(*) AS n FROM ");
+			add_ident(&sql, name);
+			rc = cdt_store_exec(st, sql.buf, jv_array(), &rows);
+			if (!rc && jv_number_value(jv_object_get(
+				    jv_array_get(jv_copy(rows), 0),
+				    jv_string("n"))) > 0)
+				rc = cdt_err_class(EX_DATAERR, "conflict",
+						   "cannot import into store "
+						   "'%s': table %s is not "
+						   "empty", st->name, name);
+			jv_free(rows);
+		}
+		cdt_buf_release(&sql);
+		jv_free(t);
+	}
+	return rc;
+}
+
+static int
+import_row(struct cdt_store *st, const char *table, jv cols, jv row)
+{
+	struct cdt_buf sql = CDT_BUF_INIT;
+	jv params = jv_array();
+	int n = 0, rc = 0;
+
+	cdt_buf_addstr(&sql, "INSERT INTO ");
+	add_ident(&sql, table);
+	cdt_buf_addstr(&sql, " (");
+	jv_object_foreach(row, k, v) {
+		if (!rc && !has_name(cols, jv_string_value(k)))
+			rc = cdt_err(EX_DATAERR, "cannot import: table %s has "
+				     "no column '%.64s'", table,
+				     jv_string_value(k));
+		if (n++)
+			cdt_buf_addstr(&sql, ", ");
+		add_ident(&sql, jv_string_value(k));
+		params = jv_array_append(params, v);
+		jv_free(k);
+	}
+	cdt_buf_addstr(&sql, ") VALUES (");
+	for (int i = 0; i < n; i++)
+		cdt_buf_addstr(&sql, i ? ", ?" : "?");
+	cdt_buf_addch(&sql, ')');
+	if (!rc && n)
+		rc = cdt_store_exec(st, sql.buf, params, NULL);
+	else
+		jv_free(params);
+	cdt_buf_release(&sql);
+	jv_free(row);
+	return rc;
+}
+
+int
+cdt_store_import(struct cdt_store *st, FILE *f, const char *what,
+		 jv *counts)
+{
+	jv tables = jv_invalid(), colmap = jv_object();
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	long lineno = 0;
+	int rc = cdt_store_begin(st, CDT_TXN_WRITE);
+
+	*counts = jv_object();
+	if (rc)
+		return rc;
+	if (st->ops->import_begin)
+		rc = st->ops->import_begin(st);
+	if (!rc)
+		rc = cdt_store_tables(st, &tables);
+	if (!rc)
+		rc = import_check_empty(st, tables);
+	while (!rc && (len = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		jv rec = jv_parse_sized(line, (int)len);
+		jv t = jv_invalid(), row = jv_invalid();
+		if (jv_get_kind(rec) == JV_KIND_OBJECT) {
+			t = jv_object_get(jv_copy(rec), jv_string("table"));
+			row = jv_object_get(jv_copy(rec), jv_string("row"));
+		}
+		if (jv_get_kind(t) != JV_KIND_STRING ||
+		    jv_get_kind(row) != JV_KIND_OBJECT) {
+			rc = cdt_err(EX_DATAERR, "cannot import %s: line %ld "
+				     "is not {\"table\": ..., \"row\": {...}}",
+				     what, lineno);
+		} else if (!has_name(tables, jv_string_value(t))) {
+			rc = cdt_err(EX_DATAERR, "cannot import %s: line %ld: "
+				     "no table '%.64s' in store '%s'", what,
+				     lineno, jv_string_value(t), st->name);
+		} else if (!strcmp(jv_string_value(t), "schema_migrations")) {
+			/* The target's own migrations: the same ones. */
+			jv v = jv_object_get(jv_copy(row),
+					     jv_string("version"));
+			if (jv_get_kind(v) != JV_KIND_NUMBER ||
+			    jv_number_value(v) > st->version)
+				rc = cdt_err_class(EX_CONFIG, "config",
+						   "cannot import %s: it has "
+						   "schema version %.0f, store "
+						   "'%s' has %d", what,
+						   jv_get_kind(v) ==
+						   JV_KIND_NUMBER ?
+						   jv_number_value(v) : -1.0,
+						   st->name, st->version);
+			jv_free(v);
+		} else {
+			jv cols = jv_object_get(jv_copy(colmap), jv_copy(t));
+			if (!jv_is_valid(cols)) {
+				jv_free(cols);
+				rc = names_of(st, st->ops->columns_sql,
+					      JV_ARRAY(jv_copy(t)), &cols);
+				colmap = jv_object_set(colmap, jv_copy(t),
+						       jv_copy(cols));
+			}
+			if (!rc)
+				rc = import_row(st, jv_string_value(t), cols,
+						jv_copy(row));
+			jv_free(cols);
+		}
+		if (!rc) {
+			jv n = jv_object_get(jv_copy(*counts), jv_copy(t));
+			double c = jv_is_valid(n) ? jv_number_value(n) : 0;
+			jv_free(n);
+			*counts = jv_object_set(*counts, jv_copy(t),
+						jv_number(c + 1));
+		}
+		jv_free(t);
+		jv_free(row);
+		jv_free(rec);
+	}
+	if (!rc && ferror(f))
+		rc = cdt_err_errno(EX_IOERR, "cannot read %s", what);
+	if (!rc && st->ops->import_end)
+		rc = st->ops->import_end(st, tables);
+	if (!rc)
+		rc = cdt_store_commit(st);
+	cdt_store_rollback(st);
+	free(line);
+	jv_free(tables);
+	jv_free(colmap);
+	return rc;
+}
+
+int
+cdt_store_backup(struct cdt_store *st, const char *path)
+{
+	return st->ops->backup(st, path);
+}
+
+int
+cdt_store_grant(struct cdt_store *st, const char *role)
+{
+	if (!st->ops->grant)
+		return 0;
+	return st->ops->grant(st, role);
 }

@@ -138,6 +138,42 @@ int cdt_store_version(const struct cdt_store *st);
 int cdt_store_schema_latest(void);
 /* How long to wait for a lock before failing with 75 (default 10 s). */
 void cdt_store_set_busy_timeout(struct cdt_store *st, int ms);
+/*
+ * The caller's org, once known: PostgreSQL sets it (SET LOCAL cdt.org)
+ * in every later transaction, and its row level security shows only
+ * that org's rows.  SQLite ignores it.  NULL or "" unsets it.
+ */
+void cdt_store_set_org(struct cdt_store *st, const char *org_id);
+/*
+ * store.password_file: PostgreSQL reads the password from its first line
+ * at each open (never from argv).  cdt_cfg_load sets it.
+ */
+void cdt_store_set_password_file(const char *path);
+
+/*
+ * Whole-store verbs (`cdt store`).  The export is JSON Lines, one
+ * {"table": T, "row": {column: value}} per row, tables oldest first and
+ * each table's rows oldest first, read in one read transaction (one
+ * snapshot); *counts gets {table: rows}.  Import reads such lines into
+ * an empty store of the same schema version in one write transaction:
+ * every line is inserted or the import fails and nothing is; *counts
+ * gets the lines read per table.  what names the input in messages.
+ */
+int cdt_store_tables(struct cdt_store *st, jv *names);
+int cdt_store_export(struct cdt_store *st, FILE *f, jv *counts);
+int cdt_store_import(struct cdt_store *st, FILE *f, const char *what,
+		     jv *counts);
+/*
+ * A consistent copy of the store in path, which must not exist: SQLite
+ * writes a database file (VACUUM INTO), PostgreSQL an export taken in
+ * one REPEATABLE READ snapshot (cdt store import restores it).
+ */
+int cdt_store_backup(struct cdt_store *st, const char *path);
+/*
+ * PostgreSQL, as the schema's owner: grant role what the tools need
+ * (rows, not tables) and set up row level security.  SQLite: nothing.
+ */
+int cdt_store_grant(struct cdt_store *st, const char *role);
 
 #include "banned.h"
 #endif

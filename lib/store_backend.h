@@ -46,6 +46,19 @@ struct cdt_store_ops {
 	/* Several statements, no parameters, inside the transaction. */
 	int (*migrate)(struct cdt_store *st, const char *sql);
 	void (*set_busy_timeout)(struct cdt_store *st, int ms);
+	/* The org for row level security; NULL when the backend has none. */
+	void (*set_org)(struct cdt_store *st, const char *org);
+	/* The tables ("name"), oldest first; a table's columns ("name"). */
+	const char *tables_sql;
+	const char *columns_sql;	/* one parameter: the table */
+	const char *row_order;		/* ORDER BY of insertion order */
+	/* Around an import's inserts, in its write transaction; may be NULL. */
+	int (*import_begin)(struct cdt_store *st);
+	int (*import_end)(struct cdt_store *st, jv tables);
+	/* A consistent copy of the whole store in path (a new file). */
+	int (*backup)(struct cdt_store *st, const char *path);
+	/* Grants for the application role; NULL when there are none. */
+	int (*grant)(struct cdt_store *st, const char *role);
 };
 
 struct cdt_store {
@@ -60,6 +73,10 @@ struct cdt_store {
 };
 
 extern const struct cdt_store_ops cdt_store_sqlite_ops;
+extern const struct cdt_store_ops cdt_store_pg_ops;
+
+/* PostgreSQL: sql with the dialect's rewrites of SQLite spellings made. */
+char *cdt_store_pg_dialect(const char *sql);
 
 /*
  * Report an error about st (printed once, remembered as the last error)

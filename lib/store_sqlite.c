@@ -604,6 +604,39 @@ sq_migrate(struct cdt_store *st, const char *sql)
 	return 0;
 }
 
+/* Foreign keys are checked at commit: an import's order is free. */
+static int
+sq_import_begin(struct cdt_store *st)
+{
+	return run(st, "PRAGMA defer_foreign_keys = ON", "cannot import into");
+}
+
+static int
+sq_backup(struct cdt_store *st, const char *path)
+{
+	/* Made here, 0600 and new; VACUUM INTO fills an empty file. */
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return cdt_err_errno(EX_CANTCREAT, "cannot create '%s'", path);
+	close(fd);
+	/* Not through sq_exec: VACUUM cannot run in a transaction. */
+	sqlite3_stmt *stmt = NULL;
+	int rc = get_stmt(st, "VACUUM INTO ?", &stmt);
+	if (!rc) {
+		int s = sqlite3_bind_text(stmt, 1, path, -1, SQLITE_STATIC);
+		if (s == SQLITE_OK)
+			s = sqlite3_step(stmt);
+		if (s != SQLITE_DONE)
+			rc = sq_fail(st, s, "cannot back up");
+		sqlite3_reset(stmt);
+		sqlite3_clear_bindings(stmt);
+	}
+	if (rc)
+		unlink(path);
+	return rc;
+}
+
 const struct cdt_store_ops cdt_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -617,4 +650,10 @@ const struct cdt_store_ops cdt_store_sqlite_ops = {
 	.prepare_migration = sq_prepare_migration,
 	.migrate = sq_migrate,
 	.set_busy_timeout = sq_set_busy_timeout,
+	.tables_sql = "SELECT name FROM sqlite_schema WHERE type = 'table' "
+		      "AND name NOT LIKE 'sqlite_%' ORDER BY rowid",
+	.columns_sql = "SELECT name FROM pragma_table_info(?) ORDER BY cid",
+	.row_order = "rowid",
+	.import_begin = sq_import_begin,
+	.backup = sq_backup,
 };
