@@ -117,12 +117,17 @@ test:
 		$(UNIT_PROGS) tests/t[0-9]*.sh
 endif
 
+# The store-touching tests again on a throwaway PostgreSQL 15 cluster, as
+# the application role (tests/pg-pass.sh; needs root for the cluster user).
+test-pg: build-tests
+	$(Q)$(SAN_ENV) bash tests/pg-pass.sh
+
 clean:
 	rm -f lib/*.o lib/*.d lib/libcdt.a $(PROGS) bin/*.d \
 		$(UNIT_PROGS) tests/unit/*.d $(HELPER_PROGS) tests/helpers/*.d
 	rm -rf tests/fuzz/bin tests/bench/out
 
-.PHONY: all deps build-tests check test clean install uninstall bench fuzz \
+.PHONY: all deps build-tests check test test-pg clean install uninstall bench fuzz \
 	fuzz-smoke demo
 
 # Fuzzing: tests/fuzz/fuzz-NAME.c defines LLVMFuzzerTestOneInput; seeds in

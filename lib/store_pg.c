@@ -219,7 +219,15 @@ placeholders(const char *sql, int *n)
 			cdt_buf_add(&b, p, l);
 			p += l - 1;
 		} else if (*p == '?') {
-			cdt_buf_addf(&b, "$%d", ++*n);
+			/*
+			 * Alone before IS [NOT] NULL a parameter has no type
+			 * to infer (42P18): any type's text is null alike.
+			 */
+			const char *q = p + 1 + strspn(p + 1, " \t\n");
+			cdt_buf_addf(&b, "$%d%s", ++*n,
+				     strncasecmp(q, "IS NULL", 7) &&
+				     strncasecmp(q, "IS NOT NULL", 11) ? ""
+								       : "::text");
 		} else {
 			cdt_buf_addch(&b, *p);
 		}

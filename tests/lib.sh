@@ -38,6 +38,12 @@ trap 'rm -rf "$T_TRASH" ${t_shims:+"$t_shims"}' EXIT
 : "${LSAN_OPTIONS:=suppressions=$SRC/tests/lsan.supp:print_suppressions=0}"
 : "${UBSAN_OPTIONS:=print_stacktrace=1:halt_on_error=1}"
 export ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
+# The PostgreSQL pass (make test-pg): this file's own database, and an
+# empty store for each case (tests/pg.sh).
+if [ -n "${T_PG_SHARED:-}" ]; then
+	. "$SRC/tests/pg.sh"
+	t_pg_file || { echo "Bail out! no PostgreSQL database"; exit 1; }
+fi
 
 t_case() {
 	T_N=$((T_N + 1))
@@ -47,6 +53,7 @@ t_case() {
 		cd "$t_dir/w" || exit 99
 		export HOME=$t_dir CDT_HOME=$t_dir/home
 		export XDG_CONFIG_HOME=$t_dir/config
+		if [ -n "${T_PG_SHARED:-}" ]; then t_pg_case || exit 99; fi
 		eval "$2"
 	) >"$t_dir/log" 2>&1 </dev/null
 	t_rc=$?

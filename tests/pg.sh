@@ -119,3 +119,13 @@ t_pg_case() {
 	t_pg_sql "TRUNCATE $t_pg_tables RESTART IDENTITY CASCADE" &&
 		export CDT_STORE_URL=$T_PG_URL
 }
+
+# The tests' store-open "$CDT_HOME/cdt.db" SQL: the case's store is here.
+store-open() {
+	local p=$1
+	shift
+	case $p in
+	*/cdt.db) command store-open "$CDT_STORE_URL" "$@" ;;
+	*) command store-open "$p" "$@" ;;
+	esac
+}
