@@ -31,7 +31,7 @@ trap 't_pg_stop; rm -rf "$out"' EXIT
 t_pg_start || { echo "test-pg: cannot start PostgreSQL" >&2; exit 1; }
 export T_PG_SHARED=1
 files=()
-for f in tests/t1*.sh tests/t3040-*.sh tests/t6*.sh tests/t7*.sh; do
+for f in tests/t1*.sh tests/t3040-*.sh tests/t6*.sh; do
 	case ${f##*/} in t1060-*|t2*) continue ;; esac
 	files+=("$f")
 done
