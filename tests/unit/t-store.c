@@ -585,10 +585,18 @@ test_open_errors(void)
 	ok(st == NULL, "no handle");
 
 	/* backends */
-	rc = cdt_store_open(&st, "postgres://alice:s3cret@db.example:5432/"
-			    "cdt?sslmode=require&password=t0ps3cret", 0);
+	rc = cdt_store_open(&st, "mysql://alice:s3cret@db.example:3306/"
+			    "cdt?password=t0ps3cret", 0);
 	is_int(rc, EX_CONFIG, "unknown backend: 78");
-	ok(strstr(last_message(), "postgres://alice@db.example:5432/cdt") !=
+	ok(strstr(last_message(), "mysql://alice@db.example:3306/cdt") !=
+	   NULL, "message names the URL: %s", last_message());
+	ok(!strstr(last_message(), "s3cret"),
+	   "but not the passwords");
+	/* Nothing listens on port 1: PostgreSQL unreachable is 69. */
+	rc = cdt_store_open(&st, "postgres://alice:s3cret@127.0.0.1:1/"
+			    "cdt?sslmode=disable&password=t0ps3cret", 0);
+	is_int(rc, EX_UNAVAILABLE, "postgres, no server: 69");
+	ok(strstr(last_message(), "postgres://alice@127.0.0.1:1/cdt") !=
 	   NULL, "message names the URL: %s", last_message());
 	ok(!strstr(last_message(), "s3cret"),
 	   "but not the passwords");
