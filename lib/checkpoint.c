@@ -503,6 +503,9 @@ cdt_checkpoint_create(struct cdt_ctx *ctx)
 		goto out;
 	opened = true;
 	rc = checkpoint_now(ctx, &g, &b, &c, msg, &made, &rec);
+	/* A session on S3: the working copy goes back with the checkpoint. */
+	if (!rc && in_session)
+		rc = cdt_sessws_push(&sess.cfg, sess.row);
 	if (rc)
 		goto out;
 	rc = cdt_emit(rec);

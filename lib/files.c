@@ -1580,7 +1580,7 @@ progress(struct progress *pg, bool final)
  */
 static int
 sync_file(struct cdt_objstore *src, struct cdt_objstore *dst,
-	  const char *path, jv known)
+	  const char *path, jv known, bool quiet)
 {
 	struct cdt_objput *p = NULL;
 	struct target t = { .path = (char *)path, .kind = T_FILE };
@@ -1613,7 +1613,7 @@ sync_file(struct cdt_objstore *src, struct cdt_objstore *dst,
 			rc = cdt_objstore_put_commit(q);
 	}
 	cdt_objstore_put_abort(p);
-	return rc ? rc : emit_target(&t);
+	return rc || quiet ? rc : emit_target(&t);
 }
 
 /* mkdir -p of a destination directory named on the command line. */
@@ -1639,15 +1639,136 @@ mkdir_p(const char *dir)
 	return rc;
 }
 
+/*
+ * Copy src's tree onto dst: files that differ, symlinks (not to S3),
+ * empty directories; with del, remove what src lacks.  quiet: no
+ * records.
+ */
+static int
+sync_trees(struct cdt_objstore *src, struct cdt_objstore *dst, bool del,
+	   bool quiet, struct progress *pg)
+{
+	struct slist sl = { NULL, 0, 0 }, dl = { NULL, 0, 0 };
+	jv have = jv_object();
+	jv known = jv_object();
+	int rc;
+
+	if ((rc = cdt_objstore_list(src, "", true, slist_cb, &sl)))
+		goto done;
+	pg->total = sl.n;
+	/* On S3, one listing of dst tells what it holds already. */
+	bool listed = cdt_objstore_kind(dst) == CDT_OBJSTORE_S3;
+	if (listed && (rc = cdt_objstore_list(dst, "", true, known_cb,
+					      &known)))
+		goto done;
+	for (size_t i = 0; i < sl.n && !rc; i++) {
+		struct sent *e = &sl.v[i];
+		have = jv_object_set(have, jv_string(e->path), jv_true());
+		if (e->node == CDT_NODE_FILE) {
+			/* Listed and absent: null; not listed: invalid. */
+			jv k = listed ? jv_object_get(jv_copy(known),
+						      jv_string(e->path)) :
+				jv_invalid();
+			if (listed && !jv_is_valid(k))
+				k = jv_null();
+			rc = sync_file(src, dst, e->path, k, quiet);
+			jv_free(k);
+			pg->bytes += e->size;
+		} else if (e->node == CDT_NODE_SYMLINK) {
+			if (cdt_objstore_kind(dst) == CDT_OBJSTORE_S3) {
+				cdt_warn("sync: skipping symlink '%s': %s has "
+					 "no symlinks", e->path,
+					 cdt_objstore_name(dst));
+			} else {
+				struct target t = { .path = e->path,
+						    .kind = T_SYMLINK,
+						    .link = e->target };
+				rc = e->target ? cdt_objstore_symlink(dst,
+					e->path, e->target) : 0;
+				if (!rc && e->target && !quiet)
+					rc = emit_target(&t);
+			}
+		} else if (e->node == CDT_NODE_DIR) {
+			/* Only an empty one needs making. */
+			size_t l = strlen(e->path);
+			bool empty = i + 1 >= sl.n ||
+				strncmp(sl.v[i + 1].path, e->path, l) ||
+				sl.v[i + 1].path[l] != '/';
+			if (empty)
+				rc = cdt_objstore_mkdir(dst, e->path);
+		} else {
+			cdt_warn("sync: skipping '%s': not a regular file",
+				 e->path);
+		}
+		pg->done++;
+		progress(pg, false);
+	}
+	if (!rc && del) {
+		rc = cdt_objstore_list(dst, "", true, slist_cb, &dl);
+		const char *gone = NULL;
+		for (size_t i = 0; i < dl.n && !rc; i++) {
+			const char *p = dl.v[i].path;
+			size_t gl = gone ? strlen(gone) : 0;
+			/* Below a directory already removed whole. */
+			if (gone && !strncmp(p, gone, gl) && p[gl] == '/')
+				continue;
+			jv h = jv_object_get(jv_copy(have), jv_string(p));
+			bool keep = jv_is_valid(h) &&
+				    jv_get_kind(h) == JV_KIND_TRUE;
+			jv_free(h);
+			if (keep)
+				continue;
+			rc = cdt_objstore_remove(dst, p, true);
+			if (rc)
+				break;
+			if (dl.v[i].node == CDT_NODE_DIR)
+				gone = p;
+			jv r = cdt_record_new("file");
+			r = jv_object_set(r, jv_string("path"), jv_string(p));
+			r = jv_object_set(r, jv_string("node_type"),
+					  jv_string(node_name(dl.v[i].node)));
+			r = jv_object_set(r, jv_string("deleted"), jv_true());
+			if (quiet)
+				jv_free(r);
+			else
+				rc = cdt_emit(r);
+		}
+	}
+	progress(pg, true);
+done:
+	jv_free(have);
+	jv_free(known);
+	slist_release(&sl);
+	slist_release(&dl);
+	return rc;
+}
+
+int
+cdt_files_mirror(const char *from, const char *to,
+		 const struct cdt_cfg *cfg)
+{
+	struct cdt_objstore *src = NULL, *dst = NULL;
+	struct progress pg = { false, 0, 0, 0, 0 };
+	int rc = 0;
+	if (strncmp(to, "s3://", 5))
+		rc = mkdir_p(to);
+	if (!rc)
+		rc = cdt_objstore_open_where(from, cfg, &src);
+	if (!rc)
+		rc = cdt_objstore_open_where(to, cfg, &dst);
+	if (!rc)
+		rc = sync_trees(src, dst, false, true, &pg);
+	cdt_objstore_free(src);
+	cdt_objstore_free(dst);
+	return rc;
+}
+
 int
 cdt_files_sync(struct cdt_ctx *ctx)
 {
 	struct cdt_objstore *src = NULL, *dst = NULL;
-	struct slist sl = { NULL, 0, 0 }, dl = { NULL, 0, 0 };
 	struct progress pg = { isatty(2) && cdt_log_enabled(CDT_LOG_WARN),
 			       0, 0, 0, 0 };
-	jv have = jv_object();
-	jv known = jv_object();
 	int rc;
 
 	const char *to = cdt_opt(ctx, "to");
@@ -1675,90 +1796,8 @@ cdt_files_sync(struct cdt_ctx *ctx)
 		goto out;
 	if ((rc = ws_open_at(ctx, dest, &dst)))
 		goto out;
-	if ((rc = cdt_objstore_list(src, "", true, slist_cb, &sl)))
-		goto out;
-	pg.total = sl.n;
-	/* On S3, one listing of dst tells what it holds already. */
-	bool listed = cdt_objstore_kind(dst) == CDT_OBJSTORE_S3;
-	if (listed && (rc = cdt_objstore_list(dst, "", true, known_cb,
-					      &known)))
-		goto out;
-	for (size_t i = 0; i < sl.n && !rc; i++) {
-		struct sent *e = &sl.v[i];
-		have = jv_object_set(have, jv_string(e->path), jv_true());
-		if (e->node == CDT_NODE_FILE) {
-			/* Listed and absent: null; not listed: invalid. */
-			jv k = listed ? jv_object_get(jv_copy(known),
-						      jv_string(e->path)) :
-				jv_invalid();
-			if (listed && !jv_is_valid(k))
-				k = jv_null();
-			rc = sync_file(src, dst, e->path, k);
-			jv_free(k);
-			pg.bytes += e->size;
-		} else if (e->node == CDT_NODE_SYMLINK) {
-			if (cdt_objstore_kind(dst) == CDT_OBJSTORE_S3) {
-				cdt_warn("sync: skipping symlink '%s': %s has "
-					 "no symlinks", e->path,
-					 cdt_objstore_name(dst));
-			} else {
-				struct target t = { .path = e->path,
-						    .kind = T_SYMLINK,
-						    .link = e->target };
-				rc = e->target ? cdt_objstore_symlink(dst,
-					e->path, e->target) : 0;
-				if (!rc && e->target)
-					rc = emit_target(&t);
-			}
-		} else if (e->node == CDT_NODE_DIR) {
-			/* Only an empty one needs making. */
-			size_t l = strlen(e->path);
-			bool empty = i + 1 >= sl.n ||
-				strncmp(sl.v[i + 1].path, e->path, l) ||
-				sl.v[i + 1].path[l] != '/';
-			if (empty)
-				rc = cdt_objstore_mkdir(dst, e->path);
-		} else {
-			cdt_warn("sync: skipping '%s': not a regular file",
-				 e->path);
-		}
-		pg.done++;
-		progress(&pg, false);
-	}
-	if (!rc && cdt_flag(ctx, "delete")) {
-		rc = cdt_objstore_list(dst, "", true, slist_cb, &dl);
-		const char *gone = NULL;
-		for (size_t i = 0; i < dl.n && !rc; i++) {
-			const char *p = dl.v[i].path;
-			size_t gl = gone ? strlen(gone) : 0;
-			/* Below a directory already removed whole. */
-			if (gone && !strncmp(p, gone, gl) && p[gl] == '/')
-				continue;
-			jv h = jv_object_get(jv_copy(have), jv_string(p));
-			bool keep = jv_is_valid(h) &&
-				    jv_get_kind(h) == JV_KIND_TRUE;
-			jv_free(h);
-			if (keep)
-				continue;
-			rc = cdt_objstore_remove(dst, p, true);
-			if (rc)
-				break;
-			if (dl.v[i].node == CDT_NODE_DIR)
-				gone = p;
-			jv r = cdt_record_new("file");
-			r = jv_object_set(r, jv_string("path"), jv_string(p));
-			r = jv_object_set(r, jv_string("node_type"),
-					  jv_string(node_name(dl.v[i].node)));
-			r = jv_object_set(r, jv_string("deleted"), jv_true());
-			rc = cdt_emit(r);
-		}
-	}
-	progress(&pg, true);
+	rc = sync_trees(src, dst, cdt_flag(ctx, "delete"), false, &pg);
 out:
-	jv_free(have);
-	jv_free(known);
-	slist_release(&sl);
-	slist_release(&dl);
 	cdt_objstore_free(src);
 	cdt_objstore_free(dst);
 	return rc;

@@ -30,5 +30,15 @@ int cdt_files_rm(struct cdt_ctx *ctx);
 int cdt_files_mv(struct cdt_ctx *ctx);
 int cdt_files_sync(struct cdt_ctx *ctx);
 
+/*
+ * Copy the workspace at from onto to (each a directory or
+ * s3://BUCKET/PREFIX, as -C takes them): files that differ, symlinks
+ * (skipped with a warning on S3), empty directories; nothing removed, no
+ * records.  A local to is made when missing.
+ */
+struct cdt_cfg;
+int cdt_files_mirror(const char *from, const char *to,
+		     const struct cdt_cfg *cfg);
+
 #include "banned.h"
 #endif

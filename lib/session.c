@@ -20,6 +20,7 @@
 #include "log.h"
 #include "sandbox.h"
 #include "session.h"
+#include "sessws.h"
 #include "store.h"
 
 #define IDLE_DEFAULT_MS (30 * 60 * 1000LL)
@@ -501,6 +502,21 @@ cdt_session_create(struct cdt_ctx *ctx)
 	   from the first exec (cdt-checkpoint(1) commits into it). */
 	if ((rc = cdt_git_init_dir(ws)))
 		goto out;
+	/* On S3 the sandbox runs on a local working copy of the project. */
+	char *loc = ctx->dir ? NULL : cdt_sessws_location(&s.cfg, s.who.org,
+			s.who.team, s.who.user_id, project);
+	if (loc) {
+		bool pulled = false;
+		rc = cdt_sessws_pull(&s.cfg, loc, ws, &pulled);
+		jv so = jv_object();
+		so = jv_object_set(so, jv_string("backend"), jv_string("s3"));
+		so = jv_object_set(so, jv_string("location"), jv_string(loc));
+		so = jv_object_set(so, jv_string("pulled"), jv_bool(pulled));
+		sb = jv_object_set(sb, jv_string("storage"), so);
+		free(loc);
+		if (rc)
+			goto out;
+	}
 	int64_t max = cdt_cfg_int(&s.cfg, "auth.quotas.max_sessions",
 				  MAX_SESSIONS_DEFAULT);
 	int64_t max_age = cdt_cfg_duration_ms(&s.cfg, "sandbox.max_age",
@@ -700,6 +716,10 @@ end_session(struct sess *s, const char *reason, jv *list)
 			jv_free(row);
 		}
 	}
+	/* Nothing written inside is lost: S3 gets it first (else 75, and
+	   the session stays for the next try). */
+	if (!rc)
+		rc = cdt_sessws_push(&s->cfg, s->row);
 	if (!rc)
 		rc = transition(s, "terminated", false, reason);
 	jv_free(rows);

@@ -1,6 +1,8 @@
 #include "compat.h"
 #include "buf.h"
+#include <dirent.h>
 #include "err.h"
+#include "files.h"
 #include "record.h"
 #include "sessws.h"
 #include "store.h"
@@ -80,7 +82,8 @@ cdt_sessws_open(struct cdt_ctx *ctx, const char *perm, struct cdt_sessws *w)
 	jv rows = jv_invalid();
 	if (!rc)
 		rc = cdt_store_exec(w->st, "SELECT id, org_id, team_id, "
-				    "user_id, project, status, workspace "
+				    "user_id, project, status, workspace, "
+				    "sandbox "
 				    "FROM sessions WHERE id = ?",
 				    JV_ARRAY(jv_string(id)), &rows);
 	if (rc)
@@ -125,4 +128,73 @@ cdt_sessws_release(struct cdt_sessws *w)
 	cdt_store_close(w->st);
 	w->st = NULL;
 	cdt_cfg_release(&w->cfg);
+}
+
+char *
+cdt_sessws_location(const struct cdt_cfg *cfg, const char *org,
+		    const char *team, const char *user_id,
+		    const char *project)
+{
+	const char *be = cdt_cfg_str(cfg, "storage.backend", "local");
+	if (strcmp(be, "s3"))
+		return NULL;
+	const char *bucket = cdt_cfg_str(cfg, "storage.s3.bucket", NULL);
+	const char *prefix = cdt_cfg_str(cfg, "storage.s3.prefix", NULL);
+	struct cdt_buf b = CDT_BUF_INIT;
+	if (bucket)
+		cdt_buf_addf(&b, "s3://%s/", bucket);
+	else
+		cdt_buf_addf(&b, "s3://coditect-%s/", org);
+	if (prefix && *prefix)
+		cdt_buf_addf(&b, "%s/", prefix);
+	cdt_buf_addf(&b, "teams/%s/users/%s/projects/%s", team, user_id,
+		     project ? project : "default");
+	return cdt_buf_detach(&b, NULL);
+}
+
+/* Does dir hold anything but .git and .cdt? */
+static bool
+has_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool any = false;
+	if (!d)
+		return false;
+	while (!any && (e = readdir(d))) {
+		const char *n = e->d_name;
+		any = strcmp(n, ".") && strcmp(n, "..") && strcmp(n, ".git") &&
+		      strcmp(n, ".cdt");
+	}
+	closedir(d);
+	return any;
+}
+
+int
+cdt_sessws_pull(const struct cdt_cfg *cfg, const char *location,
+		const char *dir, bool *pulled)
+{
+	*pulled = false;
+	if (has_files(dir))
+		return 0;
+	int rc = cdt_files_mirror(location, dir, cfg);
+	*pulled = rc == 0;
+	return rc;
+}
+
+int
+cdt_sessws_push(const struct cdt_cfg *cfg, jv row)
+{
+	const char *txt = cdt_record_str(row, "sandbox");
+	const char *ws = cdt_record_str(row, "workspace");
+	jv sb = txt ? jv_parse(txt) : jv_invalid();
+	jv loc = jv_get_kind(sb) == JV_KIND_OBJECT ?
+		jv_getpath(sb, JV_ARRAY(jv_string("storage"),
+					jv_string("location"))) :
+		(jv_free(sb), jv_invalid());
+	int rc = 0;
+	if (jv_get_kind(loc) == JV_KIND_STRING && ws)
+		rc = cdt_files_mirror(ws, jv_string_value(loc), cfg);
+	jv_free(loc);
+	return rc;
 }

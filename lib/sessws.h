@@ -51,5 +51,31 @@ int cdt_sessws_open(struct cdt_ctx *ctx, const char *perm,
 		    struct cdt_sessws *w);
 void cdt_sessws_release(struct cdt_sessws *w);
 
+/*
+ * Workspaces on S3 (storage.backend s3, or CDT_STORAGE=s3).  The
+ * sandbox always runs on a local working copy; S3 keeps the project:
+ *
+ * The location of a project, or NULL on the local backend (the caller
+ * frees it): s3://BUCKET/[PREFIX/]teams/TEAM/users/USER/projects/PROJECT
+ * with BUCKET storage.s3.bucket, else coditect-ORG.  Names, not ids, for
+ * the org and team; the user's id (emails make poor keys).
+ */
+char *cdt_sessws_location(const struct cdt_cfg *cfg, const char *org,
+			  const char *team, const char *user_id,
+			  const char *project);
+/*
+ * Pull location into the working copy dir when dir holds no files yet
+ * (a project's sessions share it: a working copy already there is as new
+ * as S3 or newer, and is never overwritten).  *pulled says if it did.
+ */
+int cdt_sessws_pull(const struct cdt_cfg *cfg, const char *location,
+		    const char *dir, bool *pulled);
+/*
+ * Push a session's working copy back to its location (the sandbox
+ * document's storage.location in row; nothing for a local session).
+ * Files that differ are copied; nothing is deleted on S3.
+ */
+int cdt_sessws_push(const struct cdt_cfg *cfg, jv row);
+
 #include "banned.h"
 #endif

@@ -128,9 +128,11 @@ t_case 'rm and mv on S3, a directory key by key' '
 
 t_case 'a write killed while stdin streams never sends a PUT: the old object stays' '
 	echo OLD | cdt-files -C s3://bkt/w6 write f >/dev/null &&
-	{ head -c 3000000 /dev/zero; sleep 5; } | cdt-files -C s3://bkt/w6 write f \
-		>/dev/null 2>&1 & pid=$! &&
-	sleep 1 && kill -9 $pid; wait $pid;
+	{ { head -c 3000000 /dev/zero; sleep 5; } |
+		sh -c "echo \$\$ >pid; exec cdt-files -C s3://bkt/w6 write f" \
+		>/dev/null 2>&1 & } &&
+	while ! [ -s pid ]; do sleep 0.05; done &&
+	sleep 1 && kill -9 "$(cat pid)" && wait;
 	[ "$(aws s3 cp s3://bkt/w6/f -)" = OLD ] &&
 	echo NEW | cdt-files -C s3://bkt/w6 write f >/dev/null &&
 	[ "$(aws s3 cp s3://bkt/w6/f -)" = NEW ]

@@ -97,7 +97,7 @@ t_case 'another org: 66 like a missing session; nothing committed' '
 		>out 2>err && t_grep "no such session .$S." err &&
 	t_fails 66 cdt-checkpoint --token-file b.tok list <s.json \
 		>/dev/null 2>&1 &&
-	! test -d "$W/.git"
+	! git -C "$W" rev-parse -q --verify "$B" >/dev/null
 '
 
 t_case 'same team, not the owner: list is allowed, create is 77' '
