@@ -224,6 +224,96 @@ t_case 'demo.sh with DEMO_LIVE=1 uses the configured provider' '
 	[ "$(fp_hits ".family == \"anthropic\"")" = 1 ]
 '
 
+# A project whose test fails, its remote, and a CI checkout of it.  The
+# team's store and key files are in team/, where an API key of a
+# developer is made; the runner ($CDT_HOME) has no login, only the store
+# (store.path, as a shared store.url would be) and the pepper file, as
+# .github/workflows/cdt-ci-fix.yml sets it up: CDT_TOKEN is who it is.
+ci_project() {
+	git init -q --bare -b main remote.git &&
+	git init -q -b main src &&
+	printf "#!/bin/sh\necho \"hello, \$1\"\n" >src/greet.sh &&
+	printf "%s\n" "test: ; [ \"\$\$(sh greet.sh world)\" = \"hello, world!\" ] || { echo \"FAIL: greet.sh says \$\$(sh greet.sh world)\"; exit 1; }" >src/Makefile &&
+	git -C src add -A &&
+	git -C src -c user.name=dev -c user.email=dev@example.com commit -q -m "greet, with a test" &&
+	git -C src push -q ../remote.git main &&
+	git clone -q remote.git checkout &&
+	CDT_HOME=$PWD/team cdt-auth init --no-stdin >/dev/null 2>&1 &&
+	CDT_HOME=$PWD/team cdt-auth keys create --name ci --role developer \
+		--no-stdin --jq .key >key &&
+	grep -q "^cdt_sk_" key &&
+	(umask 077 && mkdir -p "$CDT_HOME/keys" &&
+		cp team/keys/pepper.key "$CDT_HOME/keys/") &&
+	printf "store:\n  path: %s\n" "$PWD/team/cdt.db" >runner.yaml &&
+	export CDT_CONFIG=$PWD/runner.yaml
+}
+export -f ci_project
+
+t_case 'ci-fix.sh: the model fixes the failing test; checkpointed and pushed' '
+	fp_start fp && trap fp_stop EXIT && fp_env && ci_project &&
+	script "The greeting lacks the exclamation mark.
+
+FILE: greet.sh
+\`\`\`sh
+#!/bin/sh
+echo \"hello, \$1!\"
+\`\`\`" &&
+	built=$(git -C checkout rev-parse HEAD) &&
+	(cd checkout && CDT_TOKEN=$(cat ../key) TMPDIR=$PWD/.. \
+		sh "$EX/ci-fix.sh" "make test") >out 2>err ||
+		{ cat out err; exit 1; }
+	t_grep "^FAIL: greet.sh says hello, world$" out &&
+	t_grep "^\[exit 2\]$" out && t_grep "^\[exit 0\]$" out &&
+	b=coditect/session-$(sed -n "s/^== session \([0-9a-f-]*\) over .*/\1/p" out) &&
+	t_grep "^checkpoint [0-9a-f]\{12\} on $b, pushed to origin refs/heads/$b$" out &&
+	git --git-dir=remote.git show "$b:greet.sh" >got &&
+	printf "#!/bin/sh\necho \"hello, \$1!\"\n" >want && t_cmp want got &&
+	[ "$(git --git-dir=remote.git rev-parse main)" = "$built" ] &&
+	[ "$(git -C checkout rev-parse HEAD)" = "$built" ] &&
+	git --git-dir=remote.git log -1 --format=%s "$b" >subj &&
+	printf "ci-fix: make '"'"'make test'"'"' pass\n" >want && t_cmp want subj &&
+	jq -r ".messages[-1].content | if type == \"array\" then .[0].text else . end" \
+		fp/last-anthropic.json >sent &&
+	t_grep "FAIL: greet.sh says hello, world" sent &&
+	t_grep "^FILE: greet.sh" sent && t_grep "Do not change the tests" sent
+'
+
+t_case 'ci-fix.sh: a fix that does not pass is neither kept nor pushed' '
+	fp_start fp && trap fp_stop EXIT && fp_env && ci_project &&
+	script "FILE: greet.sh
+\`\`\`sh
+#!/bin/sh
+echo \"hi, \$1\"
+\`\`\`" &&
+	(cd checkout && CDT_TOKEN=$(cat ../key) TMPDIR=$PWD/.. \
+		t_fails 1 sh "$EX/ci-fix.sh" "make test") >out 2>err &&
+	t_grep "refusing to checkpoint: the last command exited 2" err &&
+	t_grep "no fix kept (exit" err &&
+	git --git-dir=remote.git for-each-ref --format="%(refname)" >refs &&
+	printf "refs/heads/main\n" >want && t_cmp want refs &&
+	[ -z "$(git -C checkout for-each-ref refs/heads/coditect)" ]
+'
+
+t_case 'ci-fix.sh: tests that pass already: nothing to do; no key: one line' '
+	fp_start fp && trap fp_stop EXIT && fp_env && ci_project &&
+	(cd checkout && CDT_TOKEN=$(cat ../key) sh "$EX/ci-fix.sh" true) >out 2>err &&
+	t_grep "^the tests pass: nothing to fix$" out && [ "$(fp_hits)" = 0 ] &&
+	(cd checkout && t_fails 77 sh "$EX/ci-fix.sh") >out 2>err &&
+	t_grep "^ci-fix.sh: set CDT_TOKEN to an API key (cdt-auth keys create" err
+'
+
+t_case 'the GitHub workflow runs examples/ci-fix.sh, secrets only in env' '
+	wf=$SRC/.github/workflows/cdt-ci-fix.yml &&
+	t_grep "^        run: |$" "$wf" &&
+	t_grep "^          sh ../cdt/examples/ci-fix.sh$" "$wf" &&
+	t_grep "^          CDT_TOKEN: \${{ secrets.CDT_API_KEY }}$" "$wf" &&
+	t_grep "^          CDT_STORE_URL: \${{ secrets.CDT_STORE_URL }}$" "$wf" &&
+	t_grep "^      image: debian:12$" "$wf" &&
+	grep -n "secrets\." "$wf" | grep -v "^[0-9]*:#" >uses &&
+	! grep -v "^[0-9]*:          [A-Z_]*: \${{ secrets\.[A-Z_]* }}$" uses &&
+	! grep -n "	" "$wf"
+'
+
 # s3rver for s3-workspace.sh.
 . "$SRC/tests/fixtures/s3rver.sh"
 
