@@ -8,6 +8,7 @@
 #include <readline/readline.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "caller.h"
 #include "cfg.h"
 #include "chat.h"
 #include "codec.h"
@@ -41,6 +42,7 @@ struct chat {
 	struct cdt_route_cfg rc;
 	bool have_cfg, have_ps, have_rc;
 	struct cdt_store *st;
+	struct cdt_caller who;
 	/* Settings; the REPL's slash commands change them. */
 	char *providers;	/* NULL: routing's priority */
 	char *model;		/* NULL: the provider's default */
@@ -92,11 +94,13 @@ chat_init(struct chat *ch, struct cdt_ctx *ctx)
 	ch->exec_argv = jv_invalid();
 	ch->user_pending = jv_invalid();
 	ch->text_mode = ctx->out_mode == CDT_OUT_TEXT;
+	cdt_caller_init(&ch->who);
 }
 
 static void
 chat_release(struct chat *ch)
 {
+	cdt_caller_release(&ch->who);
 	cdt_store_close(ch->st);
 	if (ch->have_rc)
 		cdt_route_cfg_release(&ch->rc);
@@ -169,6 +173,20 @@ open_store(struct chat *ch, bool create)
 	}
 	return cdt_store_open_cfg(&ch->st, &ch->cfg,
 				  create ? 0 : CDT_STORE_NOCREATE);
+}
+
+/*
+ * Who is asking (the stream has been read: an auth record is a source),
+ * once per command; and the conversations from before the caller check
+ * get their owner.
+ */
+static int
+resolve_caller(struct chat *ch)
+{
+	int rc = cdt_caller_from_ctx(ch->ctx, ch->st, &ch->cfg, &ch->who);
+	if (!rc)
+		rc = cdt_conv_adopt(ch->st);
+	return rc;
 }
 
 /* ---- the context records carry ---- */
@@ -1071,6 +1089,8 @@ pick_conversation(struct chat *ch)
 		.prefix = cdt_opt(ctx, "conversation"),
 		.latest = cdt_flag(ctx, "continue"),
 		.session_id = ch->session_id,
+		.who = &ch->who,
+		.write = true,
 	};
 	if (!pk.prefix && !pk.latest &&
 	    jv_get_kind(ch->stdin_conv) == JV_KIND_STRING)
@@ -1078,10 +1098,6 @@ pick_conversation(struct chat *ch)
 	int rc = cdt_conv_pick(ch->st, &pk, &ch->conv);
 	if (rc)
 		return rc;
-	/* A session given now wins over the one the conversation had. */
-	if (ch->session_id && !ch->conv.exists)
-		snprintf(ch->conv.session_id, sizeof(ch->conv.session_id),
-			 "%s", ch->session_id);
 	if (ch->conv.exists && !ch->history_from_stdin) {
 		jv_free(ch->history);
 		ch->history = jv_invalid();
@@ -1176,6 +1192,8 @@ cdt_chat_send(struct cdt_ctx *ctx)
 	rc = pick_session(&ch);
 	if (!rc)
 		rc = open_store(&ch, true);
+	if (!rc)
+		rc = resolve_caller(&ch);
 	if (!rc)
 		rc = pick_conversation(&ch);
 	if (rc)
@@ -1500,7 +1518,9 @@ cdt_chat_log(struct cdt_ctx *ctx)
 	if (!rc)
 		rc = open_store(&ch, false);
 	if (!rc)
-		rc = cdt_conv_log(ch.st, cdt_opt(ctx, "conversation"),
+		rc = resolve_caller(&ch);
+	if (!rc)
+		rc = cdt_conv_log(ch.st, &ch.who, cdt_opt(ctx, "conversation"),
 				  cdt_opt(ctx, "session"), &recs);
 	if (!rc) {
 		jv_array_foreach(recs, i, r) {

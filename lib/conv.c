@@ -1,7 +1,10 @@
 #include "compat.h"
 #include <time.h>
+#include "buf.h"
+#include "caller.h"
 #include "conv.h"
 #include "err.h"
+#include "log.h"
 #include "record.h"
 #include "store.h"
 
@@ -78,71 +81,230 @@ check_ids(const struct cdt_conv_pick *pk)
 	return 0;
 }
 
+/*
+ * A conversation with its session's row, when that exists: s_id is NULL
+ * for none (no session, or its row is gone).
+ */
+#define CONV_SELECT \
+	"SELECT c.id, c.session_id, c.org_id, c.team_id, c.user_id, " \
+	"s.id AS s_id, s.org_id AS s_org, s.team_id AS s_team, " \
+	"s.user_id AS s_user, s.project AS s_project FROM conversations c " \
+	"LEFT JOIN sessions s ON s.id = c.session_id "
+
+/* What a row is authorised against: its session's row, else its own. */
+static struct cdt_object
+row_object(jv row)
+{
+	struct cdt_object o = { NULL, NULL, NULL, NULL };
+	if (cdt_record_str(row, "s_id")) {
+		o.org_id = cdt_record_str(row, "s_org");
+		o.team_id = cdt_record_str(row, "s_team");
+		o.owner_id = cdt_record_str(row, "s_user");
+		o.project = cdt_record_str(row, "s_project");
+	} else {
+		o.org_id = cdt_record_str(row, "org_id");
+		o.team_id = cdt_record_str(row, "team_id");
+		o.owner_id = cdt_record_str(row, "user_id");
+	}
+	return o;
+}
+
+/* A session's conversation: its read or update; else its owner only. */
+static const char *
+row_perm(jv row, bool write)
+{
+	if (cdt_record_str(row, "s_id") && !write)
+		return "sessions.read";
+	return "sessions.update";
+}
+
+static bool
+row_can(const struct cdt_conv_pick *pk, jv row)
+{
+	struct cdt_object o = row_object(row);
+	return cdt_caller_can(pk->who, row_perm(row, pk->write), &o);
+}
+
+static int
+row_authorize(const struct cdt_conv_pick *pk, jv row)
+{
+	struct cdt_object o = row_object(row);
+	return cdt_caller_authorize(pk->who, row_perm(row, pk->write), &o,
+				    "conversation", cdt_record_str(row, "id"));
+}
+
+static void
+copy_str(char *dst, size_t n, const char *s)
+{
+	snprintf(dst, n, "%s", s ? s : "");
+}
+
 /* Consumes row. */
 static void
 set_from_row(struct cdt_conv *c, jv row)
 {
-	const char *id = cdt_record_str(row, "id");
-	const char *sid = cdt_record_str(row, "session_id");
-	snprintf(c->id, sizeof(c->id), "%s", id ? id : "");
-	snprintf(c->session_id, sizeof(c->session_id), "%s", sid ? sid : "");
+	copy_str(c->id, sizeof(c->id), cdt_record_str(row, "id"));
+	copy_str(c->session_id, sizeof(c->session_id),
+		 cdt_record_str(row, "session_id"));
+	copy_str(c->org_id, sizeof(c->org_id), cdt_record_str(row, "org_id"));
+	copy_str(c->team_id, sizeof(c->team_id),
+		 cdt_record_str(row, "team_id"));
+	copy_str(c->user_id, sizeof(c->user_id),
+		 cdt_record_str(row, "user_id"));
 	c->exists = true;
 	jv_free(row);
 }
 
+/* Authorise row for pk and take it (consumed). */
 static int
-by_prefix(struct cdt_store *st, const char *prefix, struct cdt_conv *c)
+take_row(const struct cdt_conv_pick *pk, struct cdt_conv *c, jv row)
 {
+	int rc = row_authorize(pk, row);
+	if (rc) {
+		jv_free(row);
+		return rc;
+	}
+	set_from_row(c, row);
+	return 0;
+}
+
+/*
+ * The caller's own org is searched, and only what pk->who may see
+ * counts: another org's ids never make a prefix ambiguous.
+ */
+static int
+by_prefix(struct cdt_store *st, const struct cdt_conv_pick *pk,
+	  struct cdt_conv *c)
+{
+	const char *prefix = pk->prefix;
 	jv rows = jv_invalid();
-	int rc = cdt_store_exec(st, "SELECT id, session_id FROM conversations "
-				"WHERE substr(id, 1, ?) = ? ORDER BY id "
-				"LIMIT 3",
+	int rc = cdt_store_exec(st, CONV_SELECT "WHERE substr(c.id, 1, ?) = "
+				"? AND c.org_id = ? ORDER BY c.id",
 				JV_ARRAY(jv_number((double)strlen(prefix)),
-					 jv_string(prefix)), &rows);
+					 jv_string(prefix),
+					 jv_string(pk->who->org_id)), &rows);
 	if (rc)
 		return rc;
-	int n = jv_array_length(jv_copy(rows));
-	if (n == 0)
-		rc = cdt_err(EX_NOINPUT, "no conversation '%s'", prefix);
-	else if (n > 1) {
-		jv a = jv_array_get(jv_copy(rows), 0);
-		jv b = jv_array_get(jv_copy(rows), 1);
+	jv seen = jv_array();
+	jv exact = jv_invalid();
+	jv_array_foreach(rows, i, row) {
+		(void)i;
+		const char *id = cdt_record_str(row, "id");
+		if (id && !strcmp(id, prefix)) {
+			jv_free(exact);
+			exact = jv_copy(row);
+		}
+		if (row_can(pk, row) && jv_array_length(jv_copy(seen)) < 3)
+			seen = jv_array_append(seen, row);
+		else
+			jv_free(row);
+	}
+	jv_free(rows);
+	int n = jv_array_length(jv_copy(seen));
+	if (n == 0 && jv_is_valid(exact)) {
+		/* The whole id of one the caller may not use: say why. */
+		rc = take_row(pk, c, exact);
+		exact = jv_invalid();
+	} else if (n == 0) {
+		rc = cdt_err_class(EX_NOINPUT, "not_found", "no such "
+				   "conversation '%s'", prefix);
+	} else if (n > 1) {
+		jv a = jv_array_get(jv_copy(seen), 0);
+		jv b = jv_array_get(jv_copy(seen), 1);
 		rc = cdt_err(EX_USAGE, "conversation '%s' is ambiguous: "
 			     "it starts %s, %s%s", prefix,
 			     cdt_record_str(a, "id"), cdt_record_str(b, "id"),
 			     n > 2 ? " and more" : "");
 		jv_free(a);
 		jv_free(b);
-	} else
-		set_from_row(c, jv_array_get(jv_copy(rows), 0));
-	jv_free(rows);
+	} else {
+		set_from_row(c, jv_array_get(jv_copy(seen), 0));
+	}
+	jv_free(exact);
+	jv_free(seen);
 	return rc;
 }
 
+/*
+ * The session's row, authorised: sessions.update to write into it,
+ * sessions.read to read it.  A missing session answers as another
+ * org's does.  *row gets the row.
+ */
 static int
-latest(struct cdt_store *st, const char *session, struct cdt_conv *c)
+load_session(struct cdt_store *st, const struct cdt_conv_pick *pk,
+	     jv *row)
+{
+	jv rows = jv_invalid();
+	*row = jv_invalid();
+	int rc = cdt_store_exec(st, "SELECT id, org_id, team_id, user_id, "
+				"project FROM sessions WHERE id = ?",
+				JV_ARRAY(jv_string(pk->session_id)), &rows);
+	if (rc)
+		return rc;
+	if (jv_array_length(jv_copy(rows)) < 1) {
+		jv_free(rows);
+		return cdt_err_class(EX_NOINPUT, "not_found", "no such "
+				     "session '%s'", pk->session_id);
+	}
+	*row = jv_array_get(rows, 0);
+	struct cdt_object o = {
+		cdt_record_str(*row, "org_id"), cdt_record_str(*row, "team_id"),
+		cdt_record_str(*row, "user_id"),
+		cdt_record_str(*row, "project"),
+	};
+	return cdt_caller_authorize(pk->who, pk->write ? "sessions.update" :
+				    "sessions.read", &o, "session",
+				    pk->session_id);
+}
+
+/* -c: the latest in the session (srow, authorised), else the caller's. */
+static int
+latest(struct cdt_store *st, const struct cdt_conv_pick *pk, jv srow,
+       struct cdt_conv *c)
 {
 	jv rows = jv_invalid();
 	int rc;
-	if (session)
-		rc = cdt_store_exec(st, "SELECT id, session_id FROM "
-				    "conversations WHERE session_id = ? "
-				    "ORDER BY updated_at DESC, created_at "
-				    "DESC LIMIT 1",
-				    JV_ARRAY(jv_string(session)), &rows);
+	if (pk->session_id)
+		rc = cdt_store_exec(st, CONV_SELECT "WHERE c.session_id = ? "
+				    "AND c.org_id = ? ORDER BY c.updated_at "
+				    "DESC, c.created_at DESC LIMIT 1",
+				    JV_ARRAY(jv_string(pk->session_id),
+					     jv_string(cdt_record_str(srow,
+							"org_id"))), &rows);
 	else
-		rc = cdt_store_exec(st, "SELECT id, session_id FROM "
-				    "conversations ORDER BY updated_at DESC, "
-				    "created_at DESC LIMIT 1", jv_array(),
+		rc = cdt_store_exec(st, CONV_SELECT "WHERE c.user_id = ? AND "
+				    "c.org_id = ? ORDER BY c.updated_at DESC, "
+				    "c.created_at DESC LIMIT 1",
+				    JV_ARRAY(jv_string(pk->who->user_id),
+					     jv_string(pk->who->org_id)),
 				    &rows);
 	if (rc)
 		return rc;
 	if (jv_array_length(jv_copy(rows)) == 0)
-		rc = session ? cdt_err(EX_NOINPUT, "no conversation in "
-				       "session '%s'", session) :
+		rc = pk->session_id ? cdt_err(EX_NOINPUT, "no conversation in "
+					      "session '%s'", pk->session_id) :
 			cdt_err(EX_NOINPUT, "no conversation yet");
 	else
-		set_from_row(c, jv_array_get(jv_copy(rows), 0));
+		rc = take_row(pk, c, jv_array_get(jv_copy(rows), 0));
+	jv_free(rows);
+	return rc;
+}
+
+/* An exact id from message records: *found when the store has it. */
+static int
+by_id(struct cdt_store *st, const struct cdt_conv_pick *pk,
+      struct cdt_conv *c, bool *found)
+{
+	jv rows = jv_invalid();
+	*found = false;
+	int rc = cdt_store_exec(st, CONV_SELECT "WHERE c.id = ?",
+				JV_ARRAY(jv_string(pk->id)), &rows);
+	if (rc)
+		return rc;
+	if (jv_array_length(jv_copy(rows)) > 0) {
+		*found = true;
+		rc = take_row(pk, c, jv_array_get(jv_copy(rows), 0));
+	}
 	jv_free(rows);
 	return rc;
 }
@@ -153,30 +315,35 @@ cdt_conv_pick(struct cdt_store *st, const struct cdt_conv_pick *pk,
 {
 	memset(c, 0, sizeof(*c));
 	int rc = check_ids(pk);
+	jv srow = jv_invalid();
+	bool found = false;
 	if (rc)
 		return rc;
 	if (pk->prefix)
-		return by_prefix(st, pk->prefix, c);
-	if (pk->latest)
-		return latest(st, pk->session_id, c);
-	if (pk->session_id)
-		snprintf(c->session_id, sizeof(c->session_id), "%s",
-			 pk->session_id);
-	if (pk->id) {
-		jv rows = jv_invalid();
-		rc = cdt_store_exec(st, "SELECT id, session_id FROM "
-				    "conversations WHERE id = ?",
-				    JV_ARRAY(jv_string(pk->id)), &rows);
-		if (rc)
-			return rc;
-		if (jv_array_length(jv_copy(rows)) > 0)
-			set_from_row(c, jv_array_get(jv_copy(rows), 0));
-		else
-			snprintf(c->id, sizeof(c->id), "%s", pk->id);
-		jv_free(rows);
-		return 0;
+		return by_prefix(st, pk, c);
+	if (pk->id && ((rc = by_id(st, pk, c, &found)) || found))
+		return rc;
+	if (pk->session_id && (rc = load_session(st, pk, &srow)))
+		goto out;
+	if (pk->latest) {
+		rc = latest(st, pk, srow, c);
+		goto out;
 	}
-	return cdt_uuid4(c->id);
+	/* A new conversation: the session's tenant, else the caller's. */
+	if (pk->id)
+		copy_str(c->id, sizeof(c->id), pk->id);
+	else if ((rc = cdt_uuid4(c->id)))
+		goto out;
+	bool in_session = jv_is_valid(srow);
+	copy_str(c->session_id, sizeof(c->session_id), pk->session_id);
+	copy_str(c->org_id, sizeof(c->org_id), in_session ?
+		 cdt_record_str(srow, "org_id") : pk->who->org_id);
+	copy_str(c->team_id, sizeof(c->team_id), in_session ?
+		 cdt_record_str(srow, "team_id") : pk->who->team_id);
+	copy_str(c->user_id, sizeof(c->user_id), pk->who->user_id);
+out:
+	jv_free(srow);
+	return rc;
 }
 
 /* A messages row as a DESIGN §2 message record. */
@@ -379,11 +546,14 @@ cdt_conv_append(struct cdt_store *st, struct cdt_conv *c, jv records)
 	}
 	rc = cdt_store_exec(st, "INSERT INTO conversations (id, session_id, "
 			    "org_id, team_id, user_id, title, created_at, "
-			    "updated_at) VALUES (?, ?, '', '', '', ?, ?, ?) "
+			    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
 			    "ON CONFLICT (id) DO NOTHING",
 			    JV_ARRAY(jv_string(c->id),
 				     *c->session_id ?
 				     jv_string(c->session_id) : jv_null(),
+				     jv_string(c->org_id),
+				     jv_string(c->team_id),
+				     jv_string(c->user_id),
 				     title_of(jv_copy(records)),
 				     jv_number((double)now),
 				     jv_number((double)now)), NULL);
@@ -409,12 +579,18 @@ cdt_conv_append(struct cdt_store *st, struct cdt_conv *c, jv records)
 }
 
 int
-cdt_conv_log(struct cdt_store *st, const char *prefix,
-	     const char *session_id, jv *records)
+cdt_conv_log(struct cdt_store *st, const struct cdt_caller *who,
+	     const char *prefix, const char *session_id, jv *records)
 {
 	struct cdt_conv c;
-	struct cdt_conv_pick pk = { prefix, !prefix && !session_id, NULL,
-				    session_id };
+	struct cdt_conv_pick pk = {
+		.prefix = prefix,
+		.latest = !prefix && !session_id,
+		.session_id = session_id,
+		.who = who,
+	};
+	jv srow = jv_invalid();
+	jv rows = jv_invalid();
 	int rc;
 	*records = jv_array();
 	if (prefix || !session_id) {
@@ -424,11 +600,15 @@ cdt_conv_log(struct cdt_store *st, const char *prefix,
 		goto out;
 	}
 	rc = check_ids(&pk);
-	jv rows = jv_invalid();
+	if (!rc)
+		rc = load_session(st, &pk, &srow);
 	if (!rc)
 		rc = cdt_store_exec(st, "SELECT id FROM conversations WHERE "
-				    "session_id = ? ORDER BY created_at, id",
-				    JV_ARRAY(jv_string(session_id)), &rows);
+				    "session_id = ? AND org_id = ? ORDER BY "
+				    "created_at, id",
+				    JV_ARRAY(jv_string(session_id),
+					     jv_string(cdt_record_str(srow,
+							"org_id"))), &rows);
 	if (rc)
 		goto out;
 	if (jv_array_length(jv_copy(rows)) == 0)
@@ -441,12 +621,75 @@ cdt_conv_log(struct cdt_store *st, const char *prefix,
 					 session_id, records);
 		jv_free(row);
 	}
-	jv_free(rows);
 out:
+	jv_free(rows);
+	jv_free(srow);
 	if (rc) {
 		jv_free(*records);
 		*records = jv_invalid();
 	}
+	return rc;
+}
+
+int
+cdt_conv_adopt(struct cdt_store *st)
+{
+	if (strcmp(cdt_store_backend_name(st), "sqlite"))
+		return 0;
+	jv rows = jv_invalid();
+	int rc = cdt_store_exec(st, "SELECT 1 AS x FROM conversations WHERE "
+				"user_id = '' LIMIT 1", jv_array(), &rows);
+	bool any = !rc && jv_array_length(jv_copy(rows)) > 0;
+	jv_free(rows);
+	if (rc || !any)
+		return rc;
+	/* The first org's first team and org-admin: the machine's own. */
+	rc = cdt_store_exec(st, "SELECT o.id AS org_id, o.name AS org, t.id "
+			    "AS team_id, m.user_id FROM orgs o JOIN teams t "
+			    "ON t.org_id = o.id JOIN memberships m ON "
+			    "m.org_id = o.id AND m.role = 'org-admin' AND "
+			    "m.team_id IS NULL ORDER BY o.created_at, o.id, "
+			    "t.created_at, t.id, m.created_at, m.user_id "
+			    "LIMIT 1", jv_array(), &rows);
+	if (rc)
+		return rc;
+	jv to = jv_array_get(jv_copy(rows), 0);
+	jv_free(rows);
+	if (!jv_is_valid(to))
+		return 0;	/* no identity yet: nobody to give them to */
+	static const char *const cols[] = { "org_id", "team_id", "user_id" };
+	struct cdt_buf sql = CDT_BUF_INIT;
+	jv params = jv_array();
+	cdt_buf_addstr(&sql, "UPDATE conversations SET ");
+	for (size_t i = 0; i < CDT_ARRAY_SIZE(cols); i++) {
+		cdt_buf_addf(&sql, "%s%s = coalesce((SELECT s.%s FROM "
+			     "sessions s WHERE s.id = "
+			     "conversations.session_id), ?)", i ? ", " : "",
+			     cols[i], cols[i]);
+		params = jv_array_append(params,
+					 jv_string(cdt_record_str(to,
+								  cols[i])));
+	}
+	cdt_buf_addstr(&sql, " WHERE user_id = ''");
+	int64_t n = 0;
+	rc = cdt_store_begin(st, CDT_TXN_WRITE);
+	if (!rc) {
+		rc = cdt_store_exec(st, sql.buf, params, NULL);
+		n = rc ? 0 : cdt_store_changes(st);
+		if (!rc)
+			rc = cdt_store_commit(st);
+		else
+			cdt_store_rollback(st);
+	} else {
+		jv_free(params);
+	}
+	if (!rc && n > 0)
+		cdt_warn("%lld conversation%s from before sign-in now belong "
+			 "to org '%s' (or to their session's org)",
+			 (long long)n, n == 1 ? "" : "s",
+			 cdt_record_str(to, "org"));
+	jv_free(to);
+	cdt_buf_release(&sql);
 	return rc;
 }
 

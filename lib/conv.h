@@ -12,10 +12,20 @@
  * Messages go in and come out as DESIGN §2 `message` records.  The v1
  * messages table has no columns for `truncated` and `replayed`: they are
  * kept inside the stored metadata document and lifted back out on the
- * way to a record.  Conversations reference no session or identity table
- * (issue 3): session_id is any string, and the tenant columns hold ""
- * until the caller check exists.  TODO(chat): scope conversations by the
- * verified caller's org/team/user once cdt-auth's check lands.
+ * way to a record.
+ *
+ * Tenancy (caller.h): a conversation attached to a session follows that
+ * session's row: reading needs sessions.read, a new turn sessions.update,
+ * and a new conversation in a session takes the session's org and team.
+ * A conversation outside any session is private to its owner: reading
+ * and continuing it both need sessions.update on its own row (its org,
+ * team and user as stored; only its owner, still holding a role there).
+ * Another org's conversation answers like a missing one, and prefixes,
+ * -c and log only ever see what the caller may read (or write).  A new
+ * --session must name a session of the store; a stored conversation
+ * whose session row is gone falls back to its own row.  Rows written
+ * before the caller check have empty tenant columns: on a SQLite store
+ * cdt_conv_adopt() gives them to the store's first org.
  *
  * History windowing is pure: cdt_conv_window() keeps the newest turns
  * that fit a token budget, estimating 4 bytes a token plus 4 a message
@@ -30,12 +40,18 @@
 #include "hash.h"
 
 struct cdt_store;
+struct cdt_caller;
 
 #define CDT_CONV_ID_MAX 128
 
 struct cdt_conv {
 	char id[CDT_CONV_ID_MAX];
 	char session_id[CDT_CONV_ID_MAX];	/* "" for none */
+	/* The row's tenant, or the one a new row gets: the session's org
+	   and team (else the caller's) and the caller as its user. */
+	char org_id[CDT_CONV_ID_MAX];
+	char team_id[CDT_CONV_ID_MAX];
+	char user_id[CDT_CONV_ID_MAX];
 	bool exists;		/* the store has its row */
 };
 
@@ -44,12 +60,16 @@ struct cdt_conv_pick {
 	bool latest;		/* -c: the most recently used one */
 	const char *id;		/* exact id from message records */
 	const char *session_id;	/* NULL for none */
+	const struct cdt_caller *who;	/* resolved; required */
+	bool write;		/* authorise a new turn, not only reading */
 };
 
 /*
- * Pick a conversation as above (a new id when nothing asks otherwise).
- * 66 when none matches, 64 for an ambiguous prefix, 65 for an id or
- * session that is not printable ASCII of at most 127 bytes; reported.
+ * Pick a conversation as above (a new id when nothing asks otherwise),
+ * authorised for who.  66 when none matches (or it is another org's, or
+ * the session is missing or another org's), 77 for no permission in the
+ * caller's own org, 64 for an ambiguous prefix, 65 for an id or session
+ * that is not printable ASCII of at most 127 bytes; reported.
  */
 int cdt_conv_pick(struct cdt_store *st, const struct cdt_conv_pick *pk,
 		  struct cdt_conv *c);
@@ -69,10 +89,20 @@ int cdt_conv_append(struct cdt_store *st, struct cdt_conv *c, jv records);
 /*
  * `cdt-chat log`: the messages of the conversation named by prefix, else
  * of every conversation of session_id (oldest conversation first), else
- * of the most recently used conversation.  66 when there is none.
+ * of the caller's most recently used conversation; as who may read them.
+ * 66 when there is none, 77 as cdt_conv_pick.
  */
-int cdt_conv_log(struct cdt_store *st, const char *prefix,
-		 const char *session_id, jv *records);
+int cdt_conv_log(struct cdt_store *st, const struct cdt_caller *who,
+		 const char *prefix, const char *session_id, jv *records);
+
+/*
+ * On a SQLite store (the local-first one), give the conversations stored
+ * before the caller check (empty tenant columns) to their session's
+ * tenant, else to the store's first org: its first team and org-admin.
+ * Says so once on stderr.  A no-op (one indexed read) when there are
+ * none, and on PostgreSQL, where such rows stay unreachable.
+ */
+int cdt_conv_adopt(struct cdt_store *st);
 
 /* Estimated tokens of len bytes of text. */
 long cdt_conv_tokens(size_t len);

@@ -107,6 +107,7 @@ t_case 'a 200 whose body is HTML is an error, never a silent success' '
 
 t_case 'the reader going away (| head -1) still stores the whole reply' '
 	fp_start fp && trap fp_stop EXIT && fp_env &&
+	cdt-auth init >/dev/null 2>&1 &&
 	echo "{\"family\":\"anthropic\",\"text\":\"a b c d e f g h\",\"chunks\":8,\"delay_ms\":50}" >fp/script.jsonl &&
 	{ cdt-chat --provider claude --stream hi 2>err; echo $? >rc; } | head -1 >first &&
 	jq -e ".role == \"user\"" first &&

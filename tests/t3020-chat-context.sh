@@ -124,14 +124,33 @@ t_case 'a system message record is the system prompt unless -s' '
 
 t_case 'session and auth records are forwarded; the session is the context' '
 	fp_start fp && trap fp_stop EXIT && fp_env &&
-	printf "%s\n" "{\"type\":\"auth\",\"token\":\"t\",\"user\":{\"id\":\"u1\"}}" \
-		"{\"type\":\"session\",\"id\":\"sess-A\",\"status\":\"running\"}" >in &&
+	cdt-auth init --json 2>/dev/null >in &&
+	cdt-session create --owner-pid 0 --jq .id >sid </dev/null &&
+	cdt-session get "$(cat sid)" >>in </dev/null &&
 	cdt-chat --provider claude hi <in >out 2>err &&
 	head -2 out >fwd && t_cmp in fwd &&
-	sed -n 4p out | jq -e ".session_id == \"sess-A\"" &&
+	sed -n 4p out | jq -e --arg s "$(cat sid)" ".session_id == \$s" &&
 	printf "%s\n" "{\"type\":\"session\",\"id\":\"s1\"}" "{\"type\":\"session\",\"id\":\"s2\"}" |
 	t_fails 65 cdt-chat --provider claude hi >out 2>err &&
 	t_grep "session" err
+'
+
+t_case 'the auth record on stdin is the caller; a forged one is refused' '
+	fp_start fp && trap fp_stop EXIT && fp_env &&
+	cdt-auth init --org acme --team web --email admin@acme.test --json \
+		>acme 2>/dev/null &&
+	cdt-auth init --org beta --team web --email boss@beta.test \
+		>/dev/null 2>&1 &&
+	cdt-chat --provider claude hi <acme >out 2>err &&
+	c=$(sed -n 2p out | jq -r .conversation_id) &&
+	store-open "$CDT_HOME/cdt.db" "SELECT o.name FROM conversations c
+		JOIN orgs o ON o.id = c.org_id WHERE c.id = ?" "[\"$c\"]" >o &&
+	echo "{\"name\":\"acme\"}" >w && t_cmp w o &&
+	jq -c ".token = \"eyJhbGciOiJub25lIn0.e30.\"" acme >forged &&
+	t_fails 77 cdt-chat --provider claude hi <forged >out 2>err &&
+	t_grep "access token refused (alg)" err &&
+	jq -e ".type == \"error\" and .code == 77" <(tail -1 out) &&
+	test "$(fp_hits)" -eq 1
 '
 
 t_case 'history longer than the window: newest turns sent, a note on stderr' '
