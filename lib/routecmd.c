@@ -1,6 +1,7 @@
 #include "compat.h"
 #include <math.h>
 #include "buf.h"
+#include "caller.h"
 #include "cfg.h"
 #include "codec.h"
 #include "err.h"
@@ -21,6 +22,7 @@ struct rt {
 	struct cdt_providers ps;
 	struct cdt_route_cfg rc;
 	struct cdt_store *st;
+	struct cdt_caller who;
 	bool have_ps;
 	bool have_rc;
 };
@@ -30,11 +32,13 @@ rt_init(struct rt *rt)
 {
 	memset(rt, 0, sizeof(*rt));
 	cdt_cfg_init(&rt->cfg);
+	cdt_caller_init(&rt->who);
 }
 
 static void
 rt_release(struct rt *rt)
 {
+	cdt_caller_release(&rt->who);
 	cdt_store_close(rt->st);
 	if (rt->have_rc)
 		cdt_route_cfg_release(&rt->rc);
@@ -60,6 +64,25 @@ rt_open(struct rt *rt, bool store)
 		return rc;
 	/* The store cdt-chat uses too: breakers are shared. */
 	return cdt_store_open_cfg(&rt->st, &rt->cfg, 0);
+}
+
+/*
+ * probe and reset change what every caller of the store gets routed to:
+ * they need teams.update on the caller's own team (team-admin or
+ * org-admin).  status, pick and send resolve no caller: they read the
+ * store-wide router state, or feed it as every cdt-chat turn does, and
+ * touch no tenant's rows; the provider keys are the machine's.
+ */
+static int
+rt_authorize(struct rt *rt, struct cdt_ctx *ctx)
+{
+	int rc = cdt_caller_from_ctx(ctx, rt->st, &rt->cfg, &rt->who);
+	if (rc)
+		return rc;
+	struct cdt_object team = { rt->who.org_id, rt->who.team_id, NULL,
+				   NULL };
+	return cdt_caller_authorize(&rt->who, "teams.update", &team, "team",
+				    rt->who.team);
 }
 
 static struct cdt_route_opts
@@ -598,6 +621,8 @@ cdt_routecmd_probe(struct cdt_ctx *ctx)
 		return rc;
 	rt_init(&rt);
 	rc = rt_open(&rt, true);
+	if (!rc)
+		rc = rt_authorize(&rt, ctx);
 	struct cdt_route_opts o = route_opts(ctx, NULL);
 	if (!rc)
 		rc = cdt_route_probe(rt.st, &rt.ps, &rt.rc, &o,
@@ -623,6 +648,8 @@ cdt_routecmd_reset(struct cdt_ctx *ctx)
 		return rc;
 	rt_init(&rt);
 	rc = rt_open(&rt, true);
+	if (!rc)
+		rc = rt_authorize(&rt, ctx);
 	struct cdt_route_opts o = route_opts(ctx, NULL);
 	const char *name = NULL;
 	if (!rc && ctx->argc) {
