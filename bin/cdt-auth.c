@@ -47,13 +47,8 @@ static const struct cdt_opt passwd_opts[] = {
 	{ 0 }
 };
 
-/*
- * TODO(auth): --name is hidden only because completions/ quote "--name"
- * in comments and t0910 refuses any tool option named there; unhide it
- * once those comments say something else.
- */
 static const struct cdt_opt keys_opts[] = {
-	{ "name", 0, CDT_OPT_ARG | CDT_OPT_HIDDEN, "NAME",
+	{ "name", 0, CDT_OPT_ARG, "NAME",
 	  "the key's name (create)" },
 	{ "role", 0, CDT_OPT_ARG, "ROLE", "the key's role (create)" },
 	{ "expires", 0, CDT_OPT_ARG, "DURATION",

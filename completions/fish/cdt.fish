@@ -12,7 +12,7 @@
 # NAME ...` completes as the tool that it runs.
 
 # __cdt_takes WORD LIST...: print arg or file when the option word WORD
-# takes the next word as its value (--name VALUE, -x VALUE, -qx VALUE).
+# takes the next word as its value (--opt VALUE, -x VALUE, -qx VALUE).
 function __cdt_takes
     set -l w $argv[1]
     set -l list $argv[2..-1]

@@ -1,12 +1,15 @@
 /*
  * t-conv.c - conversations in a scratch store: pick (new, latest, within
  * a session, by prefix, by id), append and read back as message records,
- * log, and the history window.
+ * log, and the history window; the caller is the store's local identity
+ * (made by the caller check), and another org's caller sees nothing.
  */
 #include "compat.h"
+#include <ftw.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "tap.h"
+#include "caller.h"
 #include "conv.h"
 #include "err.h"
 #include "record.h"
@@ -75,26 +78,98 @@ test_window(void)
 	is_int(cdt_conv_tokens(8), 2, "tokens: 4 bytes a token");
 }
 
+/* A session row of who's org and team, as cdt-session would store it. */
+static int
+add_session(struct cdt_store *st, const struct cdt_caller *who,
+	    const char *id)
+{
+	return cdt_store_exec(st, "INSERT INTO sessions (id, org_id, team_id, "
+			      "user_id, status, workspace, created_at, "
+			      "updated_at, last_activity_at) VALUES (?, ?, ?, "
+			      "?, 'running', '/nonexistent', 1, 1, 1)",
+			      JV_ARRAY(jv_string(id), jv_string(who->org_id),
+				       jv_string(who->team_id),
+				       jv_string(who->user_id)), NULL);
+}
+
+/*
+ * Another org's org-admin, made by hand: the conversation layer must
+ * answer it as if nothing existed.
+ */
+static void
+test_other_org(struct cdt_store *st, const char *conv_id)
+{
+	static struct cdt_grant g = { "org-2", "", "", CDT_ROLE_ORG_ADMIN };
+	struct cdt_caller x;
+	struct cdt_conv e;
+	char pre[5];
+	jv recs = jv_invalid();
+	cdt_caller_init(&x);
+	snprintf(x.org_id, sizeof(x.org_id), "org-2");
+	snprintf(x.team_id, sizeof(x.team_id), "team-2");
+	snprintf(x.user_id, sizeof(x.user_id), "user-2");
+	x.grants = &g;
+	x.ngrants = 1;
+	snprintf(pre, sizeof(pre), "%.4s", conv_id);
+	struct cdt_conv_pick pk = { .prefix = pre, .who = &x, .write = true };
+	cdt_err_quiet(true);
+	is_int(cdt_conv_pick(st, &pk, &e), EX_NOINPUT,
+	       "other org: a prefix of ours is 66");
+	pk.prefix = conv_id;
+	is_int(cdt_conv_pick(st, &pk, &e), EX_NOINPUT,
+	       "other org: our whole id is 66");
+	pk.prefix = NULL;
+	pk.id = conv_id;
+	is_int(cdt_conv_pick(st, &pk, &e), EX_NOINPUT,
+	       "other org: our id in message records is 66");
+	pk.id = NULL;
+	pk.latest = true;
+	is_int(cdt_conv_pick(st, &pk, &e), EX_NOINPUT,
+	       "other org: -c finds nothing of ours");
+	pk.latest = false;
+	pk.session_id = "sess-1";
+	is_int(cdt_conv_pick(st, &pk, &e), EX_NOINPUT,
+	       "other org: a new conversation in our session is 66");
+	is_int(cdt_conv_log(st, &x, NULL, "sess-1", &recs), EX_NOINPUT,
+	       "other org: log of our session is 66");
+	cdt_err_quiet(false);
+	ok(!jv_is_valid(recs), "other org: no records");
+	x.grants = NULL;
+	x.ngrants = 0;
+	cdt_caller_release(&x);
+}
+
 static void
 test_store(const char *dir)
 {
 	struct cdt_store *st = NULL;
 	struct cdt_conv c, d, e;
+	struct cdt_caller who;
 	char buf[256];
 	jv recs = jv_invalid();
+	cdt_caller_init(&who);
 	int rc = cdt_store_open_default(&st, dir);
 	is_int(rc, 0, "store opens");
 	if (rc)
 		return;
-
-	struct cdt_conv_pick pk = { NULL, false, NULL, NULL };
+	struct cdt_caller_src src = { NULL, jv_invalid(), false };
 	cdt_err_quiet(true);
-	is_int(cdt_conv_pick(st, &(struct cdt_conv_pick){ NULL, true, NULL,
-						     NULL }, &c),
+	rc = cdt_caller_resolve(st, NULL, &src, &who);
+	cdt_err_quiet(false);
+	is_int(rc, 0, "the caller check makes the local identity");
+	ok(who.created && who.org_id[0], "the local identity: created");
+	is_int(add_session(st, &who, "sess-1"), 0, "a session row");
+
+	struct cdt_conv_pick pk = { .who = &who, .write = true };
+	cdt_err_quiet(true);
+	is_int(cdt_conv_pick(st, &(struct cdt_conv_pick){ .latest = true,
+							   .who = &who }, &c),
 	       EX_NOINPUT, "latest with no conversation: 66");
 	cdt_err_quiet(false);
 	is_int(cdt_conv_pick(st, &pk, &c), 0, "new conversation picked");
 	ok(!c.exists && strlen(c.id) == 36, "new: a fresh uuid, not stored");
+	ok(!strcmp(c.org_id, who.org_id) && !strcmp(c.team_id, who.team_id) &&
+	   !strcmp(c.user_id, who.user_id), "new: the caller's tenant");
 	is_int(cdt_conv_history(st, &c, &recs), 0, "new: history reads");
 	is_int(nrecs(recs), 0, "new: no history");
 	jv_free(recs);
@@ -140,7 +215,8 @@ test_store(const char *dir)
 	jv_free(recs);
 
 	/* A second conversation in a session, then -c within it. */
-	struct cdt_conv_pick ps = { NULL, false, NULL, "sess-1" };
+	struct cdt_conv_pick ps = { .session_id = "sess-1", .who = &who,
+				    .write = true };
 	is_int(cdt_conv_pick(st, &ps, &d), 0, "new conversation in a session");
 	is_int(cdt_conv_append(st, &d, JV_ARRAY(msg("user", "in session"))),
 	       0, "append in session");
@@ -179,22 +255,41 @@ test_store(const char *dir)
 	is_int(cdt_conv_pick(st, &pk, &e), 0, "exact id, known");
 	ok(e.exists, "exact id, known: exists");
 	pk.id = NULL;
+	cdt_err_quiet(true);
+	ps.latest = false;
+	ps.session_id = "no-such-session";
+	is_int(cdt_conv_pick(st, &ps, &e), EX_NOINPUT,
+	       "a session not in the store: 66");
+	cdt_err_quiet(false);
 
 	/* log */
-	is_int(cdt_conv_log(st, NULL, NULL, &recs), 0, "log: latest");
+	is_int(cdt_conv_log(st, &who, NULL, NULL, &recs), 0, "log: latest");
 	is_int(nrecs(recs), 3, "log: the latest conversation's messages");
 	jv_free(recs);
-	is_int(cdt_conv_log(st, NULL, "sess-1", &recs), 0, "log: session");
+	is_int(cdt_conv_log(st, &who, NULL, "sess-1", &recs), 0,
+	       "log: session");
 	is_int(nrecs(recs), 1, "log: the session's messages");
 	is_str(str_at(recs, 0, "session_id", buf, sizeof(buf)), "sess-1",
 	       "log: session_id in the record");
 	jv_free(recs);
 	cdt_err_quiet(true);
-	is_int(cdt_conv_log(st, NULL, "no-such", &recs), EX_NOINPUT,
+	is_int(add_session(st, &who, "sess-empty"), 0, "an empty session");
+	is_int(cdt_conv_log(st, &who, NULL, "sess-empty", &recs), EX_NOINPUT,
 	       "log: an empty session is 66");
 	cdt_err_quiet(false);
 	ok(!jv_is_valid(recs), "log: no records on failure");
+	test_other_org(st, c.id);
+	cdt_caller_release(&who);
 	cdt_store_close(st);
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
 int
@@ -204,14 +299,11 @@ main(void)
 	test_window();
 	if (!mkdtemp(dir))
 		return 1;
+	/* The caller check keeps its keys and the login in CDT_HOME. */
+	setenv("CDT_HOME", dir, 1);
+	unsetenv("CDT_TOKEN");
 	test_store(dir);
-	static const char *const files[] = { "cdt.db", "cdt.db-wal",
-					     "cdt.db-shm" };
-	char path[128];
-	for (size_t i = 0; i < CDT_ARRAY_SIZE(files); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
+	if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS))
+		diag("could not remove %s", dir);
 	return done_testing();
 }
