@@ -314,6 +314,29 @@ t_case 'the GitHub workflow runs examples/ci-fix.sh, secrets only in env' '
 	! grep -n "	" "$wf"
 '
 
+# The errors a new user meets on the way through the README, each one
+# line on stderr saying what to do, with its documented code.
+t_case 'new-user errors: no key, no session, bad config, no bwrap, newer store' '
+	t_fails 78 cdt-chat --no-stdin hi >out 2>err && t_lines 1 err &&
+	t_grep "^cdt-chat: no provider is configured: set ANTHROPIC_API_KEY (claude)" err &&
+	t_fails 125 cdt-session exec --no-stdin -- true >out 2>err &&
+	grep -v "created a local identity" err >err1 && t_lines 1 err1 &&
+	t_grep "^cdt-session: which session? give its id, a session record on stdin, or CDT_SESSION$" err1 &&
+	t_fails 64 cdt-files --no-stdin read hello.c >out 2>err &&
+	t_grep "^cdt-files: no workspace: give -C DIR or --session ID (or pipe a session record, or set CDT_SESSION)$" err &&
+	printf "routing:\n  max_retries: lots\n" >bad.yaml &&
+	CDT_CONFIG=$PWD/bad.yaml t_fails 78 cdt-route status --no-stdin >out 2>err &&
+	t_lines 1 err &&
+	t_grep "^cdt-route: $PWD/bad.yaml:2:16: .routing.max_retries. must be a whole number$" err &&
+	id=$(cdt-session create --project p --no-stdin --jq .id 2>/dev/null) &&
+	CDT_TEST_BWRAP=/nonexistent/bwrap t_fails 125 cdt-session exec "$id" \
+		--no-stdin -- true >out 2>err && t_lines 1 err &&
+	t_grep "^cdt-session: bubblewrap (bwrap) is not installed: apt-get install bubblewrap" err &&
+	store-open "$CDT_HOME/cdt.db" "PRAGMA user_version = 99" "[]" &&
+	t_fails 78 cdt-session list --no-stdin >out 2>err && t_lines 1 err &&
+	t_grep "has schema version 99, newer than this cdt ([0-9]*): upgrade cdt$" err
+'
+
 # s3rver for s3-workspace.sh.
 . "$SRC/tests/fixtures/s3rver.sh"
 
