@@ -186,10 +186,11 @@ uninstall:
 
 BENCHES := startup auth session chat files checkpoint route
 
-# Figures beside baselines, never pass/fail.  One: make bench BENCHES=route
-bench: all
-	$(Q)for b in $(BENCHES); do echo "== tests/bench/$$b"; \
-		bash tests/bench/$$b || exit 1; done
+# Figures beside baselines measured in the same run, never pass/fail;
+# writes tests/bench/RESULTS.md.  Some: make bench BENCHES=route (written
+# to tests/bench/out/RESULTS.md).
+bench: all build-tests
+	$(Q)BENCHES="$(BENCHES)" bash tests/bench/results
 
 
 demo: deps all

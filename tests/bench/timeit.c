@@ -3,13 +3,15 @@
  *
  *	timeit N cmd [args...]
  *
- * Output: "median_us p90_us min_us".  stdout and stderr of the command go
- * to /dev/null.  Raw samples, one per line, go to $TIMEIT_RAW if set.
+ * Output: "median_us p90_us min_us", then a second line with the peak
+ * RSS in KiB (the largest of the runs).  stdout and stderr of the command
+ * go to /dev/null.  Raw samples, one per line, go to $TIMEIT_RAW if set.
  */
 #define _GNU_SOURCE 1
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +35,7 @@ main(int argc, char **argv)
 		return 64;
 	double *s = calloc((size_t)n, sizeof(*s));
 	int null = open("/dev/null", O_RDWR);
+	long rss = 0;
 	for (long i = 0; i < n; i++) {
 		struct timespec a, b;
 		clock_gettime(CLOCK_MONOTONIC, &a);
@@ -45,7 +48,10 @@ main(int argc, char **argv)
 			_exit(127);
 		}
 		int st;
-		waitpid(p, &st, 0);
+		struct rusage ru;
+		wait4(p, &st, 0, &ru);
+		if (ru.ru_maxrss > rss)
+			rss = ru.ru_maxrss;
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		s[i] = (b.tv_sec - a.tv_sec) * 1e6 + (b.tv_nsec - a.tv_nsec) / 1e3;
 	}
@@ -58,6 +64,6 @@ main(int argc, char **argv)
 			fclose(f);
 	}
 	qsort(s, (size_t)n, sizeof(*s), cmp);
-	printf("%.0f %.0f %.0f\n", s[n / 2], s[n * 9 / 10], s[0]);
+	printf("%.0f %.0f %.0f\n%ld\n", s[n / 2], s[n * 9 / 10], s[0], rss);
 	return 0;
 }
