@@ -1,8 +1,10 @@
 #!/bin/bash
 # Two orgs on one store: another org's objects answer exactly like
 # missing ones (66), through the caller check (anchors A27) and through
-# cdt-auth's own objects (keys, users, grants, teams, the audit log).
+# cdt-auth's own objects (keys, users, grants, teams, the audit log),
+# cdt-session's sessions and cdt-chat's conversations.
 . "$(dirname "$0")/lib.sh"
+. "$SRC/tests/fixtures/fakeprov.sh"
 
 PERMS="sessions.create sessions.read sessions.update sessions.delete
 projects.create projects.read projects.update projects.delete
@@ -113,6 +115,87 @@ t_case 'same user in two orgs: a token is for one org only' '
 		>/dev/null 2>&1 && cdt-auth token >beta.tok &&
 	callercheck -t beta.tok sessions.read beta web - - &&
 	callercheck -t beta.tok sessions.read acme web - - 2>err; [ $? = 66 ]
+'
+
+# as66 WANT CMD...: exit 66 and a stderr line with WANT (a pattern).
+as66() {
+	a_pat=$1
+	shift
+	t_fails 66 "$@" >o66 2>e66 && t_grep "$a_pat" e66 &&
+	jq -e "select(.type == \"error\") | .code == 66 and
+		.class == \"not_found\"" o66 >/dev/null
+}
+export -f as66
+
+t_case 'cdt-session: each command on the other org'"'"'s session is 66' '
+	two_orgs &&
+	A=$(cdt-session --token-file a.tok create --owner-pid 0 --jq .id) &&
+	B=$(cdt-session --token-file b.tok create --owner-pid 0 --jq .id) &&
+	for c in get heartbeat pause resume terminate; do
+		as66 "no such session .$A." cdt-session --token-file b.tok \
+			$c $A || exit 1
+		as66 "no such session .$B." cdt-session --token-file a.tok \
+			$c $B || exit 1
+	done &&
+	t_fails 125 cdt-session --token-file b.tok exec $A -- true >o 2>e &&
+	t_grep "no such session .$A." e &&
+	jq -e ".code == 66 and .class == \"not_found\"" o &&
+	as66 "no such session .$A." cdt-session --token-file b.tok create \
+		--owner-pid 0 --parent $A &&
+	cdt-session --token-file a.tok get $A >rec &&
+	as66 "no such session .$A." cdt-session --token-file b.tok get <rec &&
+	cdt-session --token-file b.tok list --all --jq .id >l &&
+	echo $B >w && t_cmp w l &&
+	cdt-session --token-file a.tok get $A --jq .status >st &&
+	echo running >w && t_cmp w st &&
+	cdt-session --token-file b.tok get $B --jq .status >st && t_cmp w st
+'
+
+t_case 'cdt-chat: each way to name the other org'"'"'s conversation is 66' '
+	fp_start fp && trap fp_stop EXIT &&
+	export ANTHROPIC_BASE_URL=$FP_URL ANTHROPIC_API_KEY=k-ant &&
+	two_orgs &&
+	S=$(cdt-session --token-file a.tok create --owner-pid 0 --jq .id) &&
+	echo "{\"type\":\"message\",\"role\":\"user\",\"content\":\"x\",\"conversation_id\":\"shared-a\"}" >ma &&
+	cdt-chat --token-file a.tok --provider claude hi <ma >/dev/null &&
+	cdt-chat --token-file a.tok --provider claude --session $S in-s \
+		>d && D=$(sed -n 1p d | jq -r .conversation_id) &&
+	C=shared-a && hits=$(fp_hits) &&
+	as66 "no such conversation .$C." cdt-chat --token-file b.tok log \
+		--conversation $C &&
+	as66 "no such conversation .shared." cdt-chat --token-file b.tok \
+		log --conversation shared &&
+	as66 "no such conversation .$D." cdt-chat --token-file b.tok log \
+		--conversation $D &&
+	as66 "no such conversation .$C." cdt-chat --token-file b.tok \
+		--provider claude --conversation $C hi &&
+	as66 "no such conversation .$C." cdt-chat --token-file b.tok \
+		--provider claude hi <ma &&
+	as66 "no such session .$S." cdt-chat --token-file b.tok log \
+		--session $S &&
+	as66 "no such session .$S." cdt-chat --token-file b.tok \
+		--provider claude --session $S hi &&
+	CDT_SESSION=$S as66 "no such session .$S." cdt-chat \
+		--token-file b.tok --provider claude hi &&
+	cdt-session --token-file a.tok get $S >srec &&
+	as66 "no such session .$S." cdt-chat --token-file b.tok \
+		--provider claude hi <srec &&
+	t_fails 66 cdt-chat --token-file b.tok --provider claude -c hi \
+		>/dev/null 2>e && t_grep "no conversation yet" e &&
+	t_fails 66 cdt-chat --token-file b.tok log >/dev/null 2>e &&
+	t_grep "no conversation yet" e &&
+	test "$(fp_hits)" = "$hits" &&
+	echo "{\"type\":\"message\",\"role\":\"user\",\"content\":\"x\",\"conversation_id\":\"shared-b\"}" |
+		cdt-chat --token-file b.tok --provider claude hi >/dev/null &&
+	cdt-chat --token-file b.tok log --conversation shared \
+		--jq .conversation_id | sort -u >got &&
+	echo shared-b >w && t_cmp w got &&
+	cdt-chat --token-file a.tok log --conversation shared \
+		--jq .conversation_id | sort -u >got &&
+	echo shared-a >w && t_cmp w got &&
+	store-open "$CDT_HOME/cdt.db" "SELECT count(*) AS n FROM messages
+		WHERE conversation_id IN (?, ?)" "[\"$C\", \"$D\"]" >n &&
+	echo "{\"n\":5}" >w && t_cmp w n
 '
 
 t_done

@@ -3,7 +3,11 @@
 # class of the failure in the message (malformed, alg, signature, expired,
 # claim, revoked), never with a hint that helps a forger.  The byte-level
 # cases A1-A26 are tests/unit/t-jwt.c; these run the whole caller check.
+# A27 (a valid token on another org's object) is the authorisation
+# layer's: 66 of class not_found, the very answer a missing object gets,
+# and no token error.
 . "$(dirname "$0")/lib.sh"
+. "$SRC/tests/fixtures/fakeprov.sh"
 
 acme() {
 	cdt-auth init --org acme --team web --email admin@acme.test \
@@ -125,6 +129,46 @@ t_case 'a token from another store with the same names is refused' '
 	CDT_HOME=$PWD/other cdt-auth token >t &&
 	t_fails 77 cdt-auth whoami --token-file t 2>err &&
 	t_grep "(signature)" err
+'
+
+# same66 OUT1 OUT2 ID1 ID2: two 66 error records, of class not_found, that
+# differ only in the id they name.
+same66() {
+	jq -e ".type == \"error\" and .code == 66 and
+		.class == \"not_found\"" "$1" &&
+	sed "s/$3/ID/g" "$1" >n1 && sed "s/$4/ID/g" "$2" >n2 && t_cmp n1 n2
+}
+export -f same66
+
+t_case 'A27: a valid token of org beta on acme'"'"'s objects: 66 not_found' '
+	fp_start fp && trap fp_stop EXIT &&
+	export ANTHROPIC_BASE_URL=$FP_URL ANTHROPIC_API_KEY=k-ant &&
+	acme && cdt-auth token >a.tok &&
+	S=$(cdt-session create --owner-pid 0 --jq .id) &&
+	C=$(cdt-chat --provider claude --session $S hi --jq .conversation_id |
+		head -1) &&
+	cdt-auth init --org beta --team web --email boss@beta.test \
+		>/dev/null 2>&1 && cdt-auth token >b.tok &&
+	cdt-auth whoami --token-file b.tok --jq .tenant.org >o &&
+	echo beta >w && t_cmp w o &&
+	N=00000000-0000-4000-8000-000000000000 &&
+	t_fails 66 cdt-session --token-file b.tok get $S >o1 2>e1 &&
+	t_fails 66 cdt-session --token-file b.tok get $N >o2 2>e2 &&
+	same66 o1 o2 $S $N && ! grep -q "token" e1 &&
+	t_fails 66 cdt-chat --token-file b.tok log --conversation $C >o1 2>e1 &&
+	t_fails 66 cdt-chat --token-file b.tok log --conversation $N >o2 2>e2 &&
+	same66 o1 o2 $C $N && t_grep "no such conversation" e1 &&
+	! grep -q "token" e1 &&
+	t_fails 66 cdt-chat --token-file b.tok log --session $S >o1 2>e1 &&
+	t_fails 66 cdt-chat --token-file b.tok log --session $N >o2 2>e2 &&
+	same66 o1 o2 $S $N && t_grep "no such session" e1 &&
+	t_fails 66 cdt-chat --token-file b.tok --provider claude --session $S \
+		again >o1 2>e1 &&
+	t_fails 66 cdt-chat --token-file b.tok --provider claude --session $N \
+		again >o2 2>e2 &&
+	same66 o1 o2 $S $N && test "$(fp_hits)" -eq 1 &&
+	cdt-session --token-file a.tok get $S --jq .status >st &&
+	echo running >w && t_cmp w st
 '
 
 t_done

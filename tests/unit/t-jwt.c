@@ -2,8 +2,10 @@
  * Unit tests for lib/jwt: base64url, the strict JSON reader, the RFC 7515
  * A.1 vector, and the attack cases A1-A26 of the security anchors (§1.3),
  * each asserting the error class, not only that verification failed.
- * A27 (a valid token on another org's object) is an authorisation case:
- * tests/t1030-auth-tenants.sh.
+ * A27 (a valid token on another org's object) is an authorisation case,
+ * not a token error: tests/t1070-auth-attacks.sh (66 of class not_found,
+ * as for a missing object, through cdt-session and cdt-chat) and
+ * tests/t1030-auth-tenants.sh (every permission, every tool).
  */
 #include "compat.h"
 #include <openssl/hmac.h>
