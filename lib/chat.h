@@ -12,6 +12,10 @@
  * assistant message records follow; with --edit the file and edit
  * records parsed from the reply come last (extract.h).
  *
+ * Sending and log resolve the caller once, after stdin is read (an auth
+ * record is a source), and pick conversations as that caller may
+ * (conv.h); models and extract touch no tenant data and resolve nobody.
+ *
  * Nothing is lost: the reply, or the part received, is stored when the
  * reader of stdout goes away, on SIGINT (130 outside the REPL) and when
  * the stream breaks (75); --no-log stores nothing.  Secrets never reach
