@@ -184,7 +184,7 @@ uninstall:
 	for p in $(notdir $(filter %.7,$(MANPAGES))); do \
 		rm -f $(DESTDIR)$(MANDIR)/man7/$$p; done
 
-BENCHES := startup auth session chat files checkpoint route
+BENCHES := startup auth session chat files checkpoint route store
 
 # Figures beside baselines measured in the same run, never pass/fail;
 # writes tests/bench/RESULTS.md.  Some: make bench BENCHES=route (written

@@ -110,6 +110,15 @@ t_pg_file() {
 	t_pg_tables=$(t_pg_sql "SELECT string_agg(quote_ident(relname), ', ')
 		FROM pg_class WHERE relkind = 'r' AND relnamespace =
 		'public'::regnamespace AND relname <> 'schema_migrations'")
+	# The tests' store-open "$CDT_HOME/cdt.db" SQL: the case's store.
+	store-open() {
+		local p=$1
+		shift
+		case $p in
+		*/cdt.db) command store-open "$CDT_STORE_URL" "$@" ;;
+		*) command store-open "$p" "$@" ;;
+		esac
+	}
 	t_pg_oldtrap=$(trap -p EXIT | sed "s/^trap -- '\(.*\)' EXIT\$/\1/")
 	trap "T_PG_DB=postgres t_pg_sql 'DROP DATABASE $db WITH (FORCE)' >/dev/null 2>&1; $t_pg_oldtrap" EXIT
 }
@@ -120,12 +129,3 @@ t_pg_case() {
 		export CDT_STORE_URL=$T_PG_URL
 }
 
-# The tests' store-open "$CDT_HOME/cdt.db" SQL: the case's store is here.
-store-open() {
-	local p=$1
-	shift
-	case $p in
-	*/cdt.db) command store-open "$CDT_STORE_URL" "$@" ;;
-	*) command store-open "$p" "$@" ;;
-	esac
-}
