@@ -11,7 +11,25 @@
 
 /* ---- cdt store: the store's schema, status, export, import, backup ---- */
 
-/* The store the config names (store.url, store.path, else the default). */
+static bool
+has_password(const char *url)
+{
+	const char *a = strstr(url, "://");
+	if (!a)
+		return false;
+	a += 3;
+	size_t alen = strcspn(a, "/?#");
+	const char *at = memchr(a, '@', alen);
+	return (at && memchr(a, ':', (size_t)(at - a))) ||
+	       strstr(url, "password=");
+}
+
+static const char *admin_url;
+
+/*
+ * The store the config names (store.url, store.path, else the default),
+ * or --admin-url's.
+ */
 static int
 open_store(const struct cdt_cfg *cfg, enum cdt_store_flags flags,
 	   struct cdt_store **st)
@@ -20,6 +38,8 @@ open_store(const struct cdt_cfg *cfg, enum cdt_store_flags flags,
 	const char *path = cdt_cfg_str(cfg, "store.path", NULL);
 	const char *home = cdt_cfg_home();
 
+	if (admin_url)
+		return cdt_store_open(st, admin_url, flags);
 	if (url || path)
 		return cdt_store_open(st, url ? url : path, flags);
 	if (!home)
@@ -73,16 +93,7 @@ store_migrate(struct cdt_ctx *ctx, const struct cdt_cfg *cfg)
 	char user[256];
 	int rc;
 
-	if (!admin)
-		rc = open_store(cfg, 0, &st);
-	else if (strchr(admin, '@') && strchr(admin, ':') &&
-		 strchr(admin, ':') < strchr(admin, '@') &&
-		 strchr(strchr(admin, ':') + 1, ':') &&
-		 strchr(strchr(admin, ':') + 1, ':') < strchr(admin, '@'))
-		return cdt_usage(ctx, "--admin-url must not carry a password "
-				 "(it would be in argv): use PGPASSFILE");
-	else
-		rc = cdt_store_open(&st, admin, 0);
+	rc = open_store(cfg, 0, &st);
 	if (rc)
 		return rc;
 	if (!role && admin) {
@@ -144,6 +155,20 @@ counts_record(const char *what, jv counts)
 	return cdt_emit(r);
 }
 
+/*
+ * Row level security shows the application role one org at a time: on
+ * PostgreSQL the whole-store verbs need the owner (--admin-url).
+ */
+static int
+whole_store(struct cdt_ctx *ctx, struct cdt_store *st)
+{
+	if (admin_url || strcmp(cdt_store_backend_name(st), "postgres"))
+		return 0;
+	cdt_store_close(st);
+	return cdt_usage(ctx, "on PostgreSQL, store %s reads every org: give "
+			 "--admin-url (the schema's owner)", ctx->argv[0]);
+}
+
 static int
 store_export(struct cdt_ctx *ctx, const struct cdt_cfg *cfg)
 {
@@ -151,6 +176,8 @@ store_export(struct cdt_ctx *ctx, const struct cdt_cfg *cfg)
 	jv counts = jv_invalid();
 	int rc = open_store(cfg, CDT_STORE_NOCREATE, &st);
 
+	if (!rc)
+		rc = whole_store(ctx, st);
 	if (rc)
 		return rc;
 	/* The payload is bytes: JSON Lines on stdout, whatever stdout is. */
@@ -184,6 +211,8 @@ store_import(struct cdt_ctx *ctx, const struct cdt_cfg *cfg)
 					     "cannot open '%s'", file);
 	}
 	rc = open_store(cfg, 0, &st);
+	if (!rc && (rc = whole_store(ctx, st)))
+		st = NULL;	/* closed */
 	if (!rc)
 		rc = cdt_store_import(st, f, f == stdin ? "stdin" : file,
 				      &counts);
@@ -206,6 +235,8 @@ store_backup(struct cdt_ctx *ctx, const struct cdt_cfg *cfg)
 	if (ctx->argc != 2)
 		return cdt_usage(ctx, "backup needs a FILE");
 	rc = open_store(cfg, CDT_STORE_NOCREATE, &st);
+	if (!rc && (rc = whole_store(ctx, st)))
+		return rc;
 	if (!rc)
 		rc = cdt_store_backup(st, ctx->argv[1]);
 	if (!rc) {
@@ -244,8 +275,13 @@ store_run(struct cdt_ctx *ctx)
 		if (ctx->argc > verbs[i].maxargs)
 			return cdt_usage(ctx, "too many operands for store %s",
 					 verbs[i].name);
-		if (cdt_opt(ctx, "admin-url") && i != 0)
-			return cdt_usage(ctx, "--admin-url is for store "
+		admin_url = cdt_opt(ctx, "admin-url");
+		if (admin_url && has_password(admin_url))
+			return cdt_usage(ctx, "--admin-url must not carry a "
+					 "password (it would be in argv): use "
+					 "PGPASSFILE");
+		if (cdt_opt(ctx, "app-role") && i != 0)
+			return cdt_usage(ctx, "--app-role is for store "
 					 "migrate");
 		cdt_cfg_init(&cfg);
 		rc = cdt_cfg_load(&cfg);
@@ -259,7 +295,7 @@ store_run(struct cdt_ctx *ctx)
 
 static const struct cdt_opt store_opts[] = {
 	{ "admin-url", 0, CDT_OPT_ARG, "URL",
-	  "migrate: connect as this owner of the schema (no password in it)" },
+	  "connect as this owner of the schema (no password in it)" },
 	{ "app-role", 0, CDT_OPT_ARG, "ROLE",
 	  "migrate: the role the tools connect as (default: store.url's)" },
 	{ 0 }

@@ -777,6 +777,12 @@ cdt_auth_login(struct cdt_auth *a, const char *email_in, const char *org,
 		cdt_passwd_dummy(pw, pwlen);
 		return login_refused();
 	}
+	char org_id[64];
+	rc = cdt_store_login_org(a->st, "email", email, org, org_id,
+				 sizeof(org_id));
+	if (rc)
+		goto out;
+	cdt_store_set_org(a->st, org_id);
 	u = one(a->st, &rc, "SELECT id, password_hash, disabled, locked_until "
 		"FROM users WHERE email = ?", JV_ARRAY(jv_string(email)));
 	if (rc)
@@ -962,6 +968,12 @@ cdt_auth_refresh(struct cdt_auth *a, const char *rt, jv *cred)
 	if (!cdt_auth_is_refresh_token(rt))
 		return refresh_refused();
 	cdt_sha256_hex(rt, strlen(rt), sha);
+	char org_id[64];
+	rc = cdt_store_login_org(a->st, "refresh", sha, NULL, org_id,
+				 sizeof(org_id));
+	if (rc)
+		return rc;
+	cdt_store_set_org(a->st, org_id);
 	rc = cdt_store_begin(a->st, CDT_TXN_WRITE);
 	if (rc)
 		return rc;
@@ -1036,6 +1048,12 @@ cdt_auth_logout(struct cdt_auth *a, const char *rt, const char *family,
 	if (rt && cdt_auth_is_refresh_token(rt)) {
 		char sha[CDT_SHA256_HEX_LEN + 1];
 		cdt_sha256_hex(rt, strlen(rt), sha);
+		char org_id[64];
+		rc = cdt_store_login_org(a->st, "refresh", sha, NULL, org_id,
+					 sizeof(org_id));
+		if (!rc && *org_id)
+			cdt_store_set_org(a->st, org_id);
+		if (!rc)
 		r = one(a->st, &rc, "SELECT family, org_id FROM refresh_tokens "
 			"WHERE token_sha256 = ?", JV_ARRAY(jv_string(sha)));
 		if (str(r, "family"))
@@ -1085,9 +1103,14 @@ cdt_auth_create_org(struct cdt_auth *a, const char *org, const char *team,
 		rc = cdt_auth_email(email_in, email);
 	if (rc)
 		return rc;
+	char seen[64] = "";
 	r = one(a->st, &rc, "SELECT id FROM orgs WHERE name = ?",
 		JV_ARRAY(jv_string(org)));
-	if (!rc && str(r, "id"))
+	/* Row level security hides other orgs: ask the store too. */
+	if (!rc && !str(r, "id"))
+		rc = cdt_store_login_org(a->st, "org", org, NULL, seen,
+					 sizeof(seen));
+	if (!rc && (str(r, "id") || *seen))
 		rc = cdt_err_class(EX_CANTCREAT, "conflict", "org '%s' exists "
 				   "already", org);
 	jv_free(r);
@@ -1095,14 +1118,18 @@ cdt_auth_create_org(struct cdt_auth *a, const char *org, const char *team,
 		return rc;
 	r = one(a->st, &rc, "SELECT id FROM users WHERE email = ?",
 		JV_ARRAY(jv_string(email)));
-	if (!rc && str(r, "id") && !exists_ok)
+	if (!rc && !str(r, "id"))
+		rc = cdt_store_login_org(a->st, "user", email, NULL, seen,
+					 sizeof(seen));
+	const char *have = str(r, "id") ? str(r, "id") : *seen ? seen : NULL;
+	if (!rc && have && !exists_ok)
 		rc = cdt_err_class(EX_NOPERM, "auth", "a user '%s' exists "
 				   "already: log in as that user first", email);
-	if (!rc && str(r, "id"))
-		snprintf(uid, sizeof(uid), "%s", str(r, "id"));
+	if (!rc && have)
+		snprintf(uid, sizeof(uid), "%s", have);
 	else if (!rc)
 		rc = cdt_uuid4(uid);
-	bool new_user = !str(r, "id");
+	bool new_user = !have;
 	jv_free(r);
 	if (!rc)
 		rc = cdt_uuid4(org_id);
@@ -1110,6 +1137,7 @@ cdt_auth_create_org(struct cdt_auth *a, const char *org, const char *team,
 		rc = cdt_uuid4(team_id);
 	if (rc)
 		return rc;
+	cdt_store_set_org(a->st, org_id);
 	double now = (double)cdt_auth_now_ms();
 	rc = cdt_store_exec(a->st, "INSERT INTO orgs (id, name, created_at) "
 			    "VALUES (?, ?, ?)",

@@ -233,7 +233,11 @@ cdt_authcmd_init(struct cdt_ctx *ctx)
 		goto out;
 	jv o = one(u.st, &rc, "SELECT id FROM orgs WHERE name = ?",
 		   JV_ARRAY(jv_string(org)));
-	bool exists = str(o, "id") != NULL;
+	char seen[64] = "";
+	if (!rc && !str(o, "id"))	/* row level security hides others */
+		rc = cdt_store_login_org(u.st, "org", org, NULL, seen,
+					 sizeof(seen));
+	bool exists = str(o, "id") != NULL || *seen;
 	jv_free(o);
 	if (!rc && exists) {
 		cdt_store_rollback(u.st);
@@ -428,8 +432,13 @@ cdt_authcmd_register(struct cdt_ctx *ctx)
 	if (!rc && num(usr, "member", 0))
 		rc = cdt_err_class(EX_DATAERR, "conflict", "'%s' is in org '%s' "
 				   "already: use 'cdt-auth grant'", email, org);
-	if (!rc && str(usr, "id")) {
-		snprintf(uid, sizeof(uid), "%s", str(usr, "id"));
+	char other[64] = "";	/* row level security hides other orgs' */
+	if (!rc && !str(usr, "id"))
+		rc = cdt_store_login_org(u.st, "user", email, NULL, other,
+					 sizeof(other));
+	if (!rc && (str(usr, "id") || *other)) {
+		snprintf(uid, sizeof(uid), "%s",
+			 str(usr, "id") ? str(usr, "id") : other);
 		if (phc[0])
 			cdt_warn("'%s' exists (in another org) and keeps its "
 				 "password", email);

@@ -222,6 +222,7 @@ verify_jwt(struct cdt_auth *a, const char *tok, size_t len,
 			     "and fam must be strings");
 		goto out;
 	}
+	cdt_store_set_org(a->st, org);	/* signed: the org of what follows */
 	row = one(a->st, &rc, "SELECT u.email, u.disabled, o.name AS org, "
 		  "t.name AS team, (SELECT count(*) FROM refresh_tokens r "
 		  "WHERE r.family = ? AND r.user_id = u.id AND r.revoked_at "
@@ -286,8 +287,13 @@ verify_key(struct cdt_auth *a, const char *tok, size_t len,
 	if (cdt_apikey_parse(tok, len, &k, &why))
 		return refused("API key refused: %s", why);
 	rc = cdt_auth_keys(a, CDT_AUTH_PEPPER);
+	char org[64];
+	if (!rc)
+		rc = cdt_store_login_org(a->st, "key", k.id, NULL, org,
+					 sizeof(org));
 	if (rc)
 		goto out;
+	cdt_store_set_org(a->st, org);
 	row = one(a->st, &rc, "SELECT k.hmac, k.role, k.user_id, k.org_id, "
 		  "k.team_id, k.project, k.expires_at, k.revoked_at, "
 		  "k.last_used_at, u.email, u.disabled, o.name AS org, "

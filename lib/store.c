@@ -695,3 +695,14 @@ cdt_store_grant(struct cdt_store *st, const char *role)
 		return 0;
 	return st->ops->grant(st, role);
 }
+
+int
+cdt_store_login_org(struct cdt_store *st, const char *kind,
+		    const char *value, const char *org_name, char *out,
+		    size_t outlen)
+{
+	*out = '\0';
+	if (!st->ops->login_org)
+		return 0;
+	return st->ops->login_org(st, kind, value, org_name, out, outlen);
+}

@@ -145,6 +145,18 @@ void cdt_store_set_busy_timeout(struct cdt_store *st, int ms);
  */
 void cdt_store_set_org(struct cdt_store *st, const char *org_id);
 /*
+ * Before the org is known (PostgreSQL's row level security shows no org's
+ * rows yet): the org id that login needs, into out ("" when none): kind
+ * "key" (value: an API key id), "refresh" (a refresh token's SHA-256
+ * hex), "email" (a user's first org, or the one named org_name), "org"
+ * (an org's name); "user" gives a user's id by email.  Through the one
+ * SECURITY DEFINER function cdt_login_org.  SQLite: always "" (no row
+ * level security, no need).
+ */
+int cdt_store_login_org(struct cdt_store *st, const char *kind,
+			const char *value, const char *org_name, char *out,
+			size_t outlen);
+/*
  * store.password_file: PostgreSQL reads the password from its first line
  * at each open (never from argv).  cdt_cfg_load sets it.
  */

@@ -59,6 +59,10 @@ struct cdt_store_ops {
 	int (*backup)(struct cdt_store *st, const char *path);
 	/* Grants for the application role; NULL when there are none. */
 	int (*grant)(struct cdt_store *st, const char *role);
+	/* See cdt_store_login_org; NULL: no row level security. */
+	int (*login_org)(struct cdt_store *st, const char *kind,
+			 const char *value, const char *org_name, char *out,
+			 size_t outlen);
 };
 
 struct cdt_store {

@@ -566,6 +566,19 @@ pg_set_org(struct cdt_store *st, const char *org)
 	free(pg->org);
 	pg->org = org && *org ? cdt_xstrdup(org) : NULL;
 	make_begins(st);
+	/* Inside a transaction: from its next statement on. */
+	if (st->txn != CDT_STORE_TXN_NONE) {
+		char *lit = pq.escape_literal(pg->conn, org ? org : "",
+					      strlen(org ? org : ""));
+		struct cdt_buf q = CDT_BUF_INIT;
+		if (!lit)
+			cdt_oom();
+		cdt_buf_addf(&q, "SELECT set_config('cdt.org', %s, true)", lit);
+		pq.freemem(lit);
+		if (run(st, q.buf, "cannot set the org on"))
+			cdt_debug("store '%s': cannot set the org", st->name);
+		cdt_buf_release(&q);
+	}
 }
 
 /* ---- transactions ---- */
@@ -767,6 +780,26 @@ out:
 	return rc;
 }
 
+static int
+pg_login_org(struct cdt_store *st, const char *kind, const char *value,
+	     const char *org_name, char *out, size_t outlen)
+{
+	jv rows = jv_invalid();
+	int rc = cdt_store_exec(st, "SELECT cdt_login_org(?, ?, ?) AS org",
+				JV_ARRAY(jv_string(kind), jv_string(value),
+					 org_name ? jv_string(org_name)
+						  : jv_null()), &rows);
+
+	*out = '\0';
+	if (rc)
+		return rc;
+	jv org = jv_object_get(jv_array_get(rows, 0), jv_string("org"));
+	if (jv_get_kind(org) == JV_KIND_STRING)
+		snprintf(out, outlen, "%s", jv_string_value(org));
+	jv_free(org);
+	return 0;
+}
+
 /* ---- schema ---- */
 
 static int
@@ -861,6 +894,80 @@ query_text(struct cdt_store *st, const char *sql)
 }
 
 /*
+ * Tenant isolation, set up by `cdt store migrate --admin-url` after every
+ * migration (idempotent).  Every table with org data gets ENABLE and
+ * FORCE ROW LEVEL SECURITY and one policy on cdt_org(), the org the store
+ * sets with SET LOCAL in each transaction ('' when none: then only the
+ * rows of no org, such as chat history kept without an identity, show):
+ *   orgs			id = cdt_org()
+ *   a table with org_id	org_id = cdt_org()
+ *   users			a membership in cdt_org() (any org to insert)
+ *   a table with session_id	its session is visible
+ *   a table with conversation_id	its conversation is visible
+ * audit may also take rows of no org.  Global by nature, no policy:
+ * schema_migrations, meta (key fingerprints), breakers and usage (one
+ * set of provider figures for every org).  A new table that fits no rule
+ * stops the migration.
+ *
+ * The lookups made before the org is known go through one SECURITY
+ * DEFINER function, cdt_login_org(kind, value, org_name), owned by the
+ * NOLOGIN role cdt_login (which alone may read every row, and only
+ * SELECT): the org of an API key id ('key'), of a refresh token's hash
+ * ('refresh'), of a user's first membership, or the one named, by email
+ * ('email'), of an org name ('org'), and a user's id by email ('user').
+ */
+static const char rls_sql[] =
+	"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+	"'cdt_login') THEN CREATE ROLE cdt_login NOLOGIN; END IF; END $$; "
+	"CREATE OR REPLACE FUNCTION cdt_org() RETURNS text LANGUAGE sql "
+	"STABLE AS $f$ SELECT coalesce(current_setting('cdt.org', true), '') "
+	"$f$; "
+	"DO $$ DECLARE t record; c text; k text; BEGIN "
+	"FOR t IN SELECT r.relname AS n, r.oid FROM pg_class r WHERE "
+	"r.relkind = 'r' AND r.relnamespace = current_schema()::regnamespace "
+	"AND r.relname NOT IN ('schema_migrations', 'meta', 'breakers', "
+	"'usage') LOOP "
+	"c := CASE WHEN t.n = 'orgs' THEN 'id = cdt_org()' "
+	"WHEN t.n = 'users' THEN 'EXISTS (SELECT 1 FROM memberships m WHERE "
+	"m.user_id = users.id)' "
+	"WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = t.oid AND "
+	"attname = 'org_id' AND NOT attisdropped) THEN 'org_id = cdt_org()' "
+	"WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = t.oid AND "
+	"attname = 'session_id' AND NOT attisdropped) THEN 'EXISTS (SELECT 1 "
+	"FROM sessions s WHERE s.id = session_id)' "
+	"WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = t.oid AND "
+	"attname = 'conversation_id' AND NOT attisdropped) THEN 'EXISTS "
+	"(SELECT 1 FROM conversations v WHERE v.id = conversation_id)' END; "
+	"IF c IS NULL THEN RAISE EXCEPTION 'cdt: no row level security rule "
+	"for table %', t.n; END IF; "
+	"k := CASE t.n WHEN 'users' THEN 'cdt_org() <> ''''' WHEN 'audit' "
+	"THEN 'org_id IS NULL OR org_id = cdt_org()' ELSE c END; "
+	"EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t.n); "
+	"EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t.n); "
+	"EXECUTE format('DROP POLICY IF EXISTS cdt_org ON %I', t.n); "
+	"EXECUTE format('CREATE POLICY cdt_org ON %I USING (%s) WITH CHECK "
+	"(%s)', t.n, c, k); "
+	"EXECUTE format('DROP POLICY IF EXISTS cdt_login ON %I', t.n); "
+	"EXECUTE format('CREATE POLICY cdt_login ON %I FOR SELECT TO "
+	"cdt_login USING (true)', t.n); "
+	"EXECUTE format('GRANT SELECT ON %I TO cdt_login', t.n); "
+	"END LOOP; END $$; "
+	"CREATE OR REPLACE FUNCTION cdt_login_org(kind text, val text, "
+	"org_name text) RETURNS text LANGUAGE sql STABLE SECURITY DEFINER "
+	"AS $f$ SELECT CASE kind "
+	"WHEN 'key' THEN (SELECT org_id FROM api_keys WHERE id = val) "
+	"WHEN 'refresh' THEN (SELECT org_id FROM refresh_tokens WHERE "
+	"token_sha256 = val) "
+	"WHEN 'email' THEN (SELECT m.org_id FROM users u JOIN memberships m "
+	"ON m.user_id = u.id JOIN orgs o ON o.id = m.org_id WHERE u.email = "
+	"val AND (org_name IS NULL OR o.name = org_name) ORDER BY "
+	"m.created_at, m.org_id LIMIT 1) "
+	"WHEN 'org' THEN (SELECT id FROM orgs WHERE name = val) "
+	"WHEN 'user' THEN (SELECT id FROM users WHERE email = val) END $f$; "
+	"REVOKE ALL ON FUNCTION cdt_login_org(text, text, text) FROM PUBLIC; "
+	"ALTER FUNCTION cdt_login_org(text, text, text) OWNER TO cdt_login; ";
+
+/*
  * The application role gets rows, not tables: no DDL, no TRUNCATE, the
  * schema's migration rows read-only.  It must be another role than the
  * schema's owner, without SUPERUSER or BYPASSRLS, or row level security
@@ -899,7 +1006,12 @@ pg_grant(struct cdt_store *st, const char *role)
 		rc = EX_SOFTWARE;
 	if (!rc) {
 		cdt_buf_reset(&q);
-		cdt_buf_addf(&q, "BEGIN; "
+		cdt_buf_addf(&q, "BEGIN; %s"
+			     "ALTER FUNCTION cdt_login_org(text, text, text) "
+			     "SET search_path = %s, pg_temp; "
+			     "GRANT USAGE ON SCHEMA %s TO cdt_login; "
+			     "GRANT EXECUTE ON FUNCTION cdt_login_org(text, "
+			     "text, text) TO %s; "
 			     "GRANT USAGE ON SCHEMA %s TO %s; "
 			     "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL "
 			     "TABLES IN SCHEMA %s TO %s; "
@@ -907,7 +1019,8 @@ pg_grant(struct cdt_store *st, const char *role)
 			     "schema_migrations FROM %s; "
 			     "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN "
 			     "SCHEMA %s TO %s; "
-			     "COMMIT", schema, id, schema, id, id, schema, id);
+			     "COMMIT", rls_sql, schema, schema, id, schema, id,
+			     schema, id, id, schema, id);
 		rc = run(st, q.buf, "cannot grant");
 		if (rc)
 			pg_abort(st);
@@ -967,4 +1080,5 @@ const struct cdt_store_ops cdt_store_pg_ops = {
 	.import_end = pg_import_end,
 	.backup = pg_backup,
 	.grant = pg_grant,
+	.login_org = pg_login_org,
 };

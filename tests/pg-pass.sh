@@ -28,6 +28,7 @@ export CDT_SRC=$PWD PATH=$PWD/bin:$PATH
 . tests/pg.sh
 out=$(mktemp -d "${TMPDIR:-/tmp}/cdt-pgpass.XXXXXX")
 trap 't_pg_stop; rm -rf "$out"' EXIT
+export T_PG_AUTH=trust
 t_pg_start || { echo "test-pg: cannot start PostgreSQL" >&2; exit 1; }
 export T_PG_SHARED=1
 files=()

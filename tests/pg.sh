@@ -18,6 +18,9 @@
 # the line, for store.password_file) and PGPASSFILE (the same in libpq's
 # format).  The tools get the store through CDT_STORE_URL=$T_PG_URL.
 #
+# T_PG_AUTH=trust: no password over TCP (the pass: a SCRAM login costs
+# each tool process some milliseconds; t7000 checks passwords).
+#
 # The PostgreSQL pass (make test-pg) starts one cluster for the whole run
 # (T_PG_SHARED=1 and these variables in the environment): tests/lib.sh
 # then gives each test file its own database (t_pg_file) and each case an
@@ -64,7 +67,7 @@ t_pg_start() {
 	chown "$T_PG_USER" "$T_PG_DIR/server.log"
 	T_PG_PORT=$(t_pg_freeport) || return 1
 	if ! runuser -u "$T_PG_USER" -- "$T_PG_BIN/initdb" -D "$T_PG_DIR/data" \
-		-U postgres --auth-local=trust --auth-host=scram-sha-256 \
+		-U postgres --auth-local=trust --auth-host="${T_PG_AUTH:-scram-sha-256}" \
 		-E UTF8 --locale=C.UTF-8 --no-sync >"$T_PG_DIR/initdb.log" 2>&1
 	then
 		cat "$T_PG_DIR/initdb.log" >&2
