@@ -901,7 +901,9 @@ query_text(struct cdt_store *st, const char *sql)
  * rows of no org, such as chat history kept without an identity, show):
  *   orgs			id = cdt_org()
  *   a table with org_id	org_id = cdt_org()
- *   users			a membership in cdt_org() (any org to insert)
+ *   users			a membership or an API key in cdt_org() (a
+ *				key outlives its owner's leaving; any org
+ *				to insert)
  *   a table with session_id	its session is visible
  *   a table with conversation_id	its conversation is visible
  * audit may also take rows of no org.  Global by nature, no policy:
@@ -929,7 +931,8 @@ static const char rls_sql[] =
 	"'usage') LOOP "
 	"c := CASE WHEN t.n = 'orgs' THEN 'id = cdt_org()' "
 	"WHEN t.n = 'users' THEN 'EXISTS (SELECT 1 FROM memberships m WHERE "
-	"m.user_id = users.id)' "
+	"m.user_id = users.id) OR EXISTS (SELECT 1 FROM api_keys k WHERE "
+	"k.user_id = users.id)' "
 	"WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = t.oid AND "
 	"attname = 'org_id' AND NOT attisdropped) THEN 'org_id = cdt_org()' "
 	"WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = t.oid AND "

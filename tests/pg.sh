@@ -113,14 +113,20 @@ t_pg_file() {
 	t_pg_tables=$(t_pg_sql "SELECT string_agg(quote_ident(relname), ', ')
 		FROM pg_class WHERE relkind = 'r' AND relnamespace =
 		'public'::regnamespace AND relname <> 'schema_migrations'")
-	# The tests' store-open "$CDT_HOME/cdt.db" SQL: the case's store.
+	# The tests' own look into the store (store-open "$CDT_HOME/cdt.db"
+	# SQL, callercheck minting tokens) goes around row level security,
+	# as the owner: the tools under test stay the application role.
+	T_PG_ADMIN_DB="${T_PG_ADMIN_URL%/*}/$db"
 	store-open() {
 		local p=$1
 		shift
 		case $p in
-		*/cdt.db) command store-open "$CDT_STORE_URL" "$@" ;;
+		*/cdt.db) command store-open "$T_PG_ADMIN_DB" "$@" ;;
 		*) command store-open "$p" "$@" ;;
 		esac
+	}
+	callercheck() {
+		CDT_STORE_URL=$T_PG_ADMIN_DB command callercheck "$@"
 	}
 	t_pg_oldtrap=$(trap -p EXIT | sed "s/^trap -- '\(.*\)' EXIT\$/\1/")
 	trap "T_PG_DB=postgres t_pg_sql 'DROP DATABASE $db WITH (FORCE)' >/dev/null 2>&1; $t_pg_oldtrap" EXIT
