@@ -101,7 +101,7 @@ t_case 'two machines, one database: an API key and a breaker are shared' '
 	CDT_HOME=$PWD/B ANTHROPIC_API_KEY=k cdt-route status --json >rs &&
 	jq -r "select(.provider == \"claude\") | \"\(.state) \(.failures)\"" \
 		rs >got && echo "open 5" >want && t_cmp want got &&
-	CDT_HOME=$PWD/B cdt-route reset claude &&
+	cp A/auth.json B/auth.json && CDT_HOME=$PWD/B cdt-route reset claude &&
 	CDT_HOME=$PWD/A ANTHROPIC_API_KEY=k cdt-route status --json >ra &&
 	jq -r "select(.provider == \"claude\") | .state" ra >got &&
 	echo closed >want && t_cmp want got &&
