@@ -45,8 +45,9 @@ static const struct cdt_opt exec_opts[] = {
 };
 
 static const struct cdt_opt gc_opts[] = {
-	{ "prune", 0, 0, NULL, "also remove long-terminated workspaces "
-	  "(refused in this release)" },
+	{ "prune", 0, 0, NULL, "also remove the branches and workspaces of "
+	  "long-terminated sessions" },
+	{ "dry-run", 0, 0, NULL, "with --prune: only say what would go" },
 	{ 0 }
 };
 

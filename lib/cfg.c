@@ -107,6 +107,7 @@ static const struct key schema[] = {
 	{ "sandbox.timeout", K_DURATION, NULL },
 	{ "sandbox.idle_timeout", K_DURATION, NULL },
 	{ "sandbox.max_age", K_DURATION, NULL },
+	{ "sandbox.prune_after", K_DURATION, NULL },
 	{ "sandbox.limits", K_MAP, NULL },
 	{ "sandbox.limits.cpus", K_NUMBER, NULL },
 	{ "sandbox.limits.memory", K_SIZE, NULL },

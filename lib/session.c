@@ -26,6 +26,7 @@
 #define IDLE_DEFAULT_MS (30 * 60 * 1000LL)
 #define MAX_AGE_DEFAULT_MS (24 * 3600 * 1000LL)
 #define MAX_SESSIONS_DEFAULT 5
+#define PRUNE_AFTER_DEFAULT_MS (7 * 24 * 3600 * 1000LL)
 
 static char *after_dashdash;
 static bool have_dashdash;
@@ -193,13 +194,16 @@ row_record(jv row)
 			  time_jv(row_expiry(row)));
 	r = jv_object_set(r, jv_string("last_activity_at"),
 			  time_jv(rnum(row, "last_activity_at", 0)));
+	if (rnum(row, "pruned_at", 0) > 0)
+		r = jv_object_set(r, jv_string("pruned_at"),
+				  time_jv(rnum(row, "pruned_at", 0)));
 	return r;
 }
 
 #define SELECT_ROW \
 	"SELECT s.id, s.org_id, s.team_id, s.user_id, s.project, " \
 	"s.parent_id, s.status, s.sandbox, s.workspace, s.created_at, " \
-	"s.updated_at, s.expires_at, s.last_activity_at, " \
+	"s.updated_at, s.expires_at, s.last_activity_at, s.pruned_at, " \
 	"o.name AS org_name, t.name AS team_name FROM sessions s " \
 	"JOIN orgs o ON o.id = s.org_id JOIN teams t ON t.id = s.team_id "
 
@@ -389,6 +393,135 @@ static int event_add(struct sess *s, const char *id, const char *from,
 static int transition(struct sess *s, const char *to, bool touch,
 		      const char *reason);
 
+/* git ------------------------------------------------------------- */
+
+static int
+gitfail(int code, const char *what)
+{
+	const git_error *e = git_error_last();
+	return cdt_err(code, "%s: %s", what, e && e->message ? e->message :
+		       "libgit2 failed");
+}
+
+/* The branch a session checkpoints to, as a ref name. */
+static void
+session_ref(const char *id, char *out, size_t len)
+{
+	snprintf(out, len, "refs/heads/coditect/session-%s", id);
+}
+
+/* The tip of session id's branch: 1 found, 0 no such branch, or -rc. */
+static int
+session_tip(struct cdt_git *g, const char *id, git_oid *tip)
+{
+	char ref[128];
+	session_ref(id, ref, sizeof(ref));
+	int e = git_reference_name_to_id(tip, g->repo, ref);
+	if (e == GIT_ENOTFOUND)
+		return 0;
+	if (e < 0)
+		return -gitfail(EX_IOERR, "cannot read a session branch");
+	return 1;
+}
+
+/*
+ * Start session id from its parent's latest checkpoint: the parent's
+ * branch tip becomes the child's branch coditect/session-ID, from the
+ * shared repository, or fetched from the parent's workspace when it has
+ * another.  *ckpt: {sha, branch, from_branch}, or null when the parent
+ * has no checkpoint.
+ */
+static int
+from_parent(const char *ws, const char *pws, const char *parent,
+	    const char *id, jv *ckpt)
+{
+	struct cdt_git g = { 0 }, pg = { 0 };
+	git_remote *remote = NULL;
+	git_reference *ref = NULL;
+	git_oid tip;
+	char pref[128], cref[128], hex[GIT_OID_HEXSZ + 1];
+	bool shared = !strcmp(ws, pws);
+	int rc, found;
+
+	*ckpt = jv_null();
+	session_ref(parent, pref, sizeof(pref));
+	session_ref(id, cref, sizeof(cref));
+	rc = cdt_git_open(&pg, pws, 0);
+	if (rc == EX_NOINPUT) {
+		/* No repository there: no checkpoint either. */
+		cdt_err_clear();
+		return 0;
+	}
+	if (rc)
+		return rc;
+	found = session_tip(&pg, parent, &tip);
+	if (found <= 0) {
+		cdt_git_close(&pg);
+		return -found;
+	}
+	cdt_git_hex(&tip, hex);
+	cdt_git_close(&pg);
+	if ((rc = cdt_git_open(&g, ws, CDT_GIT_CREATE | CDT_GIT_WRITE)))
+		return rc;
+	if (shared) {
+		git_commit *c = NULL;
+		if (git_commit_lookup(&c, g.repo, &tip) < 0 ||
+		    git_reference_create(&ref, g.repo, cref, &tip, 0,
+					 "cdt-session: from the parent's "
+					 "checkpoint") < 0)
+			rc = gitfail(EX_TEMPFAIL, "cannot start the session's "
+				     "branch at its parent's checkpoint");
+		git_commit_free(c);
+	} else {
+		char spec[300];
+		snprintf(spec, sizeof(spec), "+%s:%s", pref, cref);
+		char *specs[] = { spec };
+		git_strarray refspecs = { specs, 1 };
+		if (git_remote_create_anonymous(&remote, g.repo, pws) < 0 ||
+		    git_remote_fetch(remote, &refspecs, NULL,
+				     "cdt-session: from the parent's "
+				     "checkpoint") < 0)
+			rc = gitfail(EX_TEMPFAIL, "cannot fetch the parent's "
+				     "checkpoint");
+	}
+	git_reference_free(ref);
+	git_remote_free(remote);
+	cdt_git_close(&g);
+	if (rc)
+		return rc;
+	jv c = jv_object();
+	c = jv_object_set(c, jv_string("sha"), jv_string(hex));
+	c = jv_object_set(c, jv_string("branch"),
+			  jv_string(cref + strlen("refs/heads/")));
+	c = jv_object_set(c, jv_string("from_branch"),
+			  jv_string(pref + strlen("refs/heads/")));
+	*ckpt = c;
+	return 0;
+}
+
+/*
+ * The workspace's git repository, made now (when make) so the
+ * read-only binds of .git/hooks and .git/config apply from the first
+ * exec; an existing repository without .git/hooks gets one (0755).
+ */
+static int
+make_repo(const char *ws, bool make)
+{
+	struct cdt_git g;
+	char p[4200];
+	snprintf(p, sizeof(p), "%s/.git", ws);
+	if (!make && access(p, F_OK))
+		return 0;	/* -C DIR with no repository */
+	int rc = cdt_git_open(&g, ws, make ? CDT_GIT_CREATE : 0);
+	if (rc)
+		return rc;
+	snprintf(p, sizeof(p), "%shooks", git_repository_path(g.repo));
+	if (mkdir(p, 0755) && errno != EEXIST)
+		rc = cdt_err_errno(EX_CANTCREAT, "cannot make '%s'", p);
+	cdt_git_close(&g);
+	return rc;
+}
+
 static jv
 ins_params(struct sess *s, const char *id, const char *project,
 	   const char *parent, jv sb, const char *ws, int64_t now,
@@ -414,9 +547,10 @@ int
 cdt_session_create(struct cdt_ctx *ctx)
 {
 	struct sess s;
-	jv sb = jv_invalid();
-	char *ws = NULL;
+	jv sb = jv_invalid(), ckpt = jv_null();
+	char *ws = NULL, *pws = NULL;
 	char id[CDT_UUID_LEN + 1];
+	bool made = false;
 	int rc;
 
 	sess_init(&s, ctx);
@@ -450,6 +584,8 @@ cdt_session_create(struct cdt_ctx *ctx)
 	const char *parent = cdt_opt(ctx, "parent");
 	if (parent && (rc = sess_load(&s, parent, "sessions.read")))
 		goto out;
+	if (parent)
+		pws = cdt_xstrdup(rstr(s.row, "workspace"));
 
 	long owner = (long)getppid();
 	const char *op = cdt_opt(ctx, "owner-pid");
@@ -494,9 +630,14 @@ cdt_session_create(struct cdt_ctx *ctx)
 			     s.who.team, s.who.user_id, project);
 		ws = cdt_xstrdup(b.buf);
 		cdt_buf_release(&b);
+		made = access(ws, F_OK) != 0;
 		if ((rc = mkdirs(ws)))
 			goto out;
 	}
+	/* Only what a session made may `gc --prune` remove. */
+	sb = jv_object_set(sb, jv_string("workspace_created"), jv_bool(made));
+	if ((rc = make_repo(ws, !ctx->dir)))
+		goto out;
 
 	/* The repository now: the sandbox's read-only .git binds apply
 	   from the first exec (cdt-checkpoint(1) commits into it). */
@@ -559,11 +700,41 @@ cdt_session_create(struct cdt_ctx *ctx)
 		cdt_store_rollback(s.st);
 	if (!rc)
 		rc = sess_load(&s, id, "sessions.read");
-	if (!rc)
-		rc = transition(&s, "running", false, "started");
-	if (!rc)
-		rc = emit_row(s.row);
+	if (rc)
+		goto out;
+	const char *why = "started";
+	char note[160];
+	if (parent) {
+		rc = from_parent(ws, pws, parent, id, &ckpt);
+		if (rc) {
+			struct cdt_err_last e;
+			cdt_err_get(&e);
+			snprintf(note, sizeof(note), "%s", e.message ?
+				 e.message : "cannot start from the parent");
+			int erc = transition(&s, "error", false, note);
+			rc = erc ? erc : rc;
+			goto out;
+		}
+		if (jv_get_kind(ckpt) == JV_KIND_OBJECT)
+			snprintf(note, sizeof(note), "started from the parent's "
+				 "checkpoint %.12s", cdt_record_str(ckpt,
+								   "sha"));
+		else
+			snprintf(note, sizeof(note), "started; the parent has "
+				 "no checkpoint");
+		why = note;
+	}
+	rc = transition(&s, "running", false, why);
+	if (!rc) {
+		jv r = row_record(s.row);
+		if (parent)
+			r = jv_object_set(r, jv_string("parent_checkpoint"),
+					  jv_copy(ckpt));
+		rc = cdt_emit(r);
+	}
 out:
+	jv_free(ckpt);
+	free(pws);
 	free(ws);
 	jv_free(sb);
 	sess_release(&s);
@@ -966,6 +1137,249 @@ gc_sweep(struct sess *s)
 	return rc;
 }
 
+/* Is the session's branch tip on any other ref (checkpointed elsewhere)? */
+static int
+tip_elsewhere(struct cdt_git *g, const char *self, const git_oid *tip,
+	      char *where, size_t len)
+{
+	git_reference_iterator *it = NULL;
+	git_reference *ref = NULL;
+	int rc = 0, e;
+	*where = 0;
+	if (git_reference_iterator_new(&it, g->repo) < 0)
+		return gitfail(EX_IOERR, "cannot list the refs");
+	while (!*where && (e = git_reference_next(&ref, it)) == 0) {
+		git_reference *res = NULL;
+		const char *name = git_reference_name(ref);
+		if (strcmp(name, self) &&
+		    git_reference_resolve(&res, ref) == 0) {
+			const git_oid *o = git_reference_target(res);
+			if (o && (git_oid_equal(o, tip) ||
+				  git_graph_descendant_of(g->repo, o, tip) == 1))
+				snprintf(where, len, "%s", name);
+		}
+		git_reference_free(res);
+		git_reference_free(ref);
+		ref = NULL;
+	}
+	git_reference_iterator_free(it);
+	return rc;
+}
+
+/* Any ref left but the pruned sessions' own branches (in gone)? */
+static bool
+repo_has_other_refs(struct cdt_git *g, jv gone)
+{
+	git_reference_iterator *it = NULL;
+	git_reference *ref = NULL;
+	bool other = false;
+	if (git_reference_iterator_new(&it, g->repo) < 0)
+		return true;
+	while (!other && git_reference_next(&ref, it) == 0) {
+		const char *name = git_reference_name(ref);
+		bool mine = false;
+		jv_array_foreach(gone, i, id) {
+			char r[128];
+			session_ref(jv_string_value(id), r, sizeof(r));
+			mine = mine || !strcmp(r, name);
+			jv_free(id);
+		}
+		other = !mine;
+		git_reference_free(ref);
+	}
+	git_reference_iterator_free(it);
+	return other;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	(void)flag;
+	if (remove(path) && errno != ENOENT)
+		cdt_warn("cannot remove '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+/* Remove a tree, never following symlinks nor crossing mounts. */
+static int
+rm_tree(const char *dir)
+{
+	if (access(dir, F_OK))
+		return 0;
+	if (nftw(dir, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) ||
+	    !access(dir, F_OK))
+		return cdt_err_errno(EX_IOERR, "cannot remove '%s'", dir);
+	return 0;
+}
+
+/* Is ws a directory sessions make, under the storage root? */
+static bool
+under_storage(struct sess *s, const char *ws)
+{
+	const char *root = cdt_cfg_str(&s->cfg, "storage.root", NULL);
+	struct cdt_buf b = CDT_BUF_INIT;
+	if (root)
+		cdt_buf_addstr(&b, root);
+	else
+		cdt_buf_addf(&b, "%s/storage", cdt_cfg_home());
+	cdt_buf_addstr(&b, "/");
+	bool in = !strncmp(ws, b.buf, b.len) && !strstr(ws + b.len, "..");
+	cdt_buf_release(&b);
+	return in;
+}
+
+/*
+ * Prune one terminated session (s->row): its branch, when its tip is on
+ * no other ref (else the session is kept, unpruned), and its workspace,
+ * when it is under the storage root, a session made it, no unpruned
+ * session still uses it and its repository keeps no other ref.  The record says what goes before it goes; with
+ * dry_run nothing goes.  gone: the ids pruned in this run (appended).
+ */
+static int
+prune_one(struct sess *s, bool dry_run, jv *gone)
+{
+	struct cdt_git g = { 0 };
+	jv others = jv_invalid();
+	const char *id = rstr(s->row, "id");
+	const char *ws = rstr(s->row, "workspace");
+	/* A -C DIR checkout is never touched: neither branch nor files. */
+	bool ours = under_storage(s, ws);
+	char ref[128], where[512] = "", hex[GIT_OID_HEXSZ + 1] = "";
+	git_oid tip;
+	int rc = 0, found = 0;
+	bool repo = false, rm_ws = false;
+
+	session_ref(id, ref, sizeof(ref));
+	if (ours) {
+		char p[4200];
+		snprintf(p, sizeof(p), "%s/.git", ws);
+		repo = !access(p, F_OK);
+	}
+	if (repo && (rc = cdt_git_open(&g, ws, dry_run ? 0 : CDT_GIT_WRITE)))
+		goto out;
+	if (repo && (found = session_tip(&g, id, &tip)) < 0) {
+		rc = -found;
+		goto out;
+	}
+	if (found > 0) {
+		cdt_git_hex(&tip, hex);
+		if ((rc = tip_elsewhere(&g, ref, &tip, where, sizeof(where))))
+			goto out;
+		if (*where) {
+			cdt_info("session '%s' kept: its branch is on '%s'", id,
+				 where);
+			goto out;
+		}
+	}
+	/* Which sessions use the workspace, and did one of them make it? */
+	rc = cdt_store_exec(s->st, "SELECT id, sandbox, pruned_at FROM "
+			    "sessions WHERE workspace = ?",
+			    JV_ARRAY(jv_string(ws)), &others);
+	if (rc)
+		goto out;
+	bool shared = false, made = false;
+	jv_array_foreach(others, i, o) {
+		jv osb = row_sandbox(o);
+		jv m = jv_object_get(osb, jv_string("workspace_created"));
+		made = made || jv_get_kind(m) == JV_KIND_TRUE;
+		jv_free(m);
+		bool in_run = !strcmp(cdt_record_str(o, "id"), id) ||
+			rnum(o, "pruned_at", 0) > 0;
+		jv_array_foreach(*gone, k, gid) {
+			in_run = in_run || !strcmp(jv_string_value(gid),
+						   cdt_record_str(o, "id"));
+			jv_free(gid);
+		}
+		shared = shared || !in_run;
+		jv_free(o);
+	}
+	jv run = jv_array_append(jv_copy(*gone), jv_string(id));
+	rm_ws = ours && made && !shared &&
+		(!repo || !repo_has_other_refs(&g, run));
+	jv_free(run);
+
+	jv p = jv_object();
+	p = jv_object_set(p, jv_string("branch"), found > 0 ?
+			  jv_string(ref + strlen("refs/heads/")) : jv_null());
+	p = jv_object_set(p, jv_string("tip"), found > 0 ? jv_string(hex) :
+			  jv_null());
+	p = jv_object_set(p, jv_string("workspace"), rm_ws ? jv_string(ws) :
+			  jv_null());
+	jv r = row_record(s->row);
+	r = jv_object_set(r, jv_string("pruned"), p);
+	r = jv_object_set(r, jv_string("dry_run"), jv_bool(dry_run));
+	*gone = jv_array_append(*gone, jv_string(id));
+	if ((rc = cdt_emit(r)) || dry_run)
+		goto out;
+	if (found > 0) {
+		git_reference *gr = NULL;
+		if (git_reference_lookup(&gr, g.repo, ref) < 0 ||
+		    git_reference_delete(gr) < 0)
+			rc = gitfail(EX_TEMPFAIL, "cannot delete the session's "
+				     "branch");
+		git_reference_free(gr);
+		if (rc)
+			goto out;
+	}
+	cdt_git_close(&g);
+	if (rm_ws && (rc = rm_tree(ws)))
+		goto out;
+	struct cdt_buf logs = CDT_BUF_INIT;
+	cdt_buf_addf(&logs, "%s/sessions/%s", cdt_cfg_home(), id);
+	rc = rm_tree(logs.buf);
+	cdt_buf_release(&logs);
+	int64_t now = now_ms();
+	if (!rc)
+		rc = cdt_store_exec(s->st, "UPDATE sessions SET pruned_at = ? "
+				    "WHERE id = ?",
+				    JV_ARRAY(jv_number((double)now),
+					     jv_string(id)), NULL);
+	if (!rc)
+		rc = event_add(s, id, rstr(s->row, "status"),
+			       rstr(s->row, "status"), "pruned", now);
+out:
+	jv_free(others);
+	cdt_git_close(&g);
+	return rc;
+}
+
+/*
+ * gc --prune: the sessions of the caller's org it may delete, ended
+ * longer than sandbox.prune_after ago and not pruned yet.
+ */
+static int
+gc_prune(struct sess *s, bool dry_run)
+{
+	jv rows = jv_invalid(), gone = jv_array();
+	int64_t after = cdt_cfg_duration_ms(&s->cfg, "sandbox.prune_after",
+					    PRUNE_AFTER_DEFAULT_MS);
+	int rc = cdt_store_exec(s->st, SELECT_ROW "WHERE s.org_id = ? AND "
+				"s.status IN ('terminated', 'error') AND "
+				"s.pruned_at IS NULL AND s.updated_at <= ? "
+				"ORDER BY s.updated_at, s.id",
+				JV_ARRAY(jv_string(s->who.org_id),
+					 jv_number((double)(now_ms() - after))),
+				&rows);
+	if (rc)
+		goto out;
+	jv_array_foreach(rows, i, row) {
+		struct cdt_object o = row_object(row);
+		if (rc || !cdt_caller_can(&s->who, "sessions.delete", &o)) {
+			jv_free(row);
+			continue;
+		}
+		jv_free(s->row);
+		s->row = row;
+		rc = prune_one(s, dry_run, &gone);
+	}
+out:
+	jv_free(gone);
+	jv_free(rows);
+	return rc;
+}
+
 int
 cdt_session_gc(struct cdt_ctx *ctx)
 {
@@ -973,9 +1387,11 @@ cdt_session_gc(struct cdt_ctx *ctx)
 	jv rows = jv_invalid();
 	int rc;
 	sess_init(&s, ctx);
-	if (cdt_flag(ctx, "prune")) {
-		rc = cdt_err(EX_SOFTWARE, "gc --prune is not available in "
-			     "this release");
+	bool prune = cdt_flag(ctx, "prune");
+	bool dry_run = cdt_flag(ctx, "dry-run");
+	if (ctx->argc > 0 || (dry_run && !prune)) {
+		rc = cdt_usage(ctx, ctx->argc ? "gc takes no operand" :
+			       "--dry-run goes with --prune");
 		goto out;
 	}
 	if ((rc = sess_stream(&s)) || (rc = sess_open(&s))) {
@@ -1028,6 +1444,8 @@ cdt_session_gc(struct cdt_ctx *ctx)
 	}
 	if (!rc)
 		rc = gc_sweep(&s);
+	if (!rc && prune)
+		rc = gc_prune(&s, dry_run);
 out:
 	jv_free(rows);
 	sess_release(&s);

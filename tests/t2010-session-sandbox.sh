@@ -80,6 +80,16 @@ import time; time.sleep(20)" >port & } && lp=$! &&
 	kill $lp; [ $rc = 0 ]
 '
 
+t_case '--network none is the default and wins over config; the record names the namespace' '
+	mkdir -p "$XDG_CONFIG_HOME/cdt" &&
+	printf "sandbox:\n  network: true\n" >"$XDG_CONFIG_HOME/cdt/config.yaml" &&
+	cdt-session create --owner-pid 0 --jq .sandbox.network >c && echo host >want && t_cmp want c &&
+	cdt-session create --owner-pid 0 --network none >s &&
+	jq -e ".sandbox.network == \"none\" and .sandbox.enforced_by.network == \"net namespace\"" s &&
+	cdt-session exec "$(jq -r .id s)" -- cat /proc/net/dev >r &&
+	! jq -r "select(.type==\"exec\").data" r | grep -v "lo:" | grep -q ":"
+'
+
 t_case 'writes: /home/dev and /tmp yes; /usr, /etc, / no' '
 	S=$(new_session) &&
 	cdt-session exec "$S" -- sh -c "echo a >/home/dev/a && echo b >/tmp/b" &&
