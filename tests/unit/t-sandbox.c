@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "buf.h"
 #include "err.h"
@@ -209,6 +211,54 @@ main(void)
 	is_int((int)out.out.len, 0, "no output from /dev/null");
 
 	cdt_buf_release(&out.out);
+
+	/* Start times: ours, a zombie's (none), a missing pid's (none). */
+	ok(cdt_sandbox_start_time((long)getpid()) > 0, "our start time");
+	is_int((int)cdt_sandbox_start_time(0), -1, "pid 0: none");
+	pid_t z = fork();
+	if (z == 0)
+		_exit(0);
+	for (int i = 0; i < 2000 && cdt_sandbox_start_time(z) > 0; i++)
+		usleep(1000);
+	is_int((int)cdt_sandbox_start_time(z), -1, "a zombie has none");
+	waitpid(z, NULL, 0);
+	is_int((int)cdt_sandbox_start_time(z), -1, "a reaped pid has none");
+
+	/* Detached (engine none): recorded, logged, killed by start time. */
+	char log[300];
+	snprintf(log, sizeof(log), "%s/d.log", ws);
+	char *c6[] = { (char[]){ "sh" }, (char[]){ "-c" },
+		       (char[]){ "echo up; exec sleep 300" } };
+	struct cdt_sandbox_proc dp;
+	struct cdt_sandbox none = { .bwrap = false, .workspace = ws };
+	is_int(cdt_sandbox_spawn(&none, c6, 3, log, "t-sandbox-detach", &dp),
+	       0, "spawn");
+	ok(dp.started, "the detached command started");
+	is_int((int)(cdt_sandbox_start_time(dp.pid) == dp.start_time), 1,
+	       "its recorded start time is its own");
+	is_int((int)getpgid((pid_t)dp.pid), (int)dp.pid,
+	       "it leads its own process group");
+	ok(getsid((pid_t)dp.pid) != getsid(0), "in a session of its own");
+	struct stat lst;
+	for (int i = 0; i < 5000 && (stat(log, &lst) || !lst.st_size); i++)
+		usleep(1000);	/* the start mark comes before the echo */
+	struct cdt_cg none_cg;
+	memset(&none_cg, 0, sizeof(none_cg));
+	is_int(cdt_sandbox_kill(dp.pid, dp.start_time + 1, &none_cg), 1,
+	       "a different start time: not killed");
+	ok(kill((pid_t)dp.pid, 0) == 0, "and it is still running");
+	is_int(cdt_sandbox_kill(dp.pid, dp.start_time, &dp.cg), 0,
+	       "the recorded start time: killed");
+	is_int((int)cdt_sandbox_start_time(dp.pid), -1, "and gone");
+	char got[64] = "";
+	int lfd = open(log, O_RDONLY);
+	ssize_t ln = lfd >= 0 ? read(lfd, got, sizeof(got) - 1) : -1;
+	got[ln > 0 ? ln : 0] = 0;
+	if (lfd >= 0)
+		close(lfd);
+	is_str(got, "up\n", "its output is in the log");
+	ok(!stat(log, &lst) && (lst.st_mode & 0777) == 0600, "log 0600");
+	unlink(log);
 	snprintf(p, sizeof(p), "%s/.git/config", ws);
 	unlink(p);
 	snprintf(p, sizeof(p), "%s/.git/hooks", ws);
