@@ -477,7 +477,14 @@ from_parent(const char *ws, const char *pws, const char *parent,
 		snprintf(spec, sizeof(spec), "+%s:%s", pref, cref);
 		char *specs[] = { spec };
 		git_strarray refspecs = { specs, 1 };
-		if (git_remote_create_anonymous(&remote, g.repo, pws) < 0 ||
+		/* A local path: no insteadOf (libgit2's regexes leak). */
+		git_remote_create_options ro;
+		git_remote_create_options_init(&ro,
+			GIT_REMOTE_CREATE_OPTIONS_VERSION);
+		ro.repository = g.repo;
+		ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+			GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+		if (git_remote_create_with_opts(&remote, pws, &ro) < 0 ||
 		    git_remote_fetch(remote, &refspecs, NULL,
 				     "cdt-session: from the parent's "
 				     "checkpoint") < 0)
@@ -1220,6 +1227,8 @@ under_storage(struct sess *s, const char *ws)
 {
 	const char *root = cdt_cfg_str(&s->cfg, "storage.root", NULL);
 	struct cdt_buf b = CDT_BUF_INIT;
+	if (!root && !cdt_cfg_home())
+		return false;
 	if (root)
 		cdt_buf_addstr(&b, root);
 	else
@@ -1326,10 +1335,12 @@ prune_one(struct sess *s, bool dry_run, jv *gone)
 	cdt_git_close(&g);
 	if (rm_ws && (rc = rm_tree(ws)))
 		goto out;
-	struct cdt_buf logs = CDT_BUF_INIT;
-	cdt_buf_addf(&logs, "%s/sessions/%s", cdt_cfg_home(), id);
-	rc = rm_tree(logs.buf);
-	cdt_buf_release(&logs);
+	if (cdt_cfg_home()) {
+		struct cdt_buf logs = CDT_BUF_INIT;
+		cdt_buf_addf(&logs, "%s/sessions/%s", cdt_cfg_home(), id);
+		rc = rm_tree(logs.buf);
+		cdt_buf_release(&logs);
+	}
 	int64_t now = now_ms();
 	if (!rc)
 		rc = cdt_store_exec(s->st, "UPDATE sessions SET pruned_at = ? "
@@ -1620,6 +1631,9 @@ log_path(struct sess *s, const char *id, char **out)
 	jv rows = jv_invalid();
 	struct cdt_buf b = CDT_BUF_INIT;
 	const char *home = cdt_cfg_home();
+	if (!home)
+		return cdt_err(EX_CONFIG, "no home for the logs: set CDT_HOME "
+			       "or HOME");
 	int rc = cdt_store_exec(s->st, "SELECT count(*) AS n FROM "
 				"session_processes WHERE session_id = ?",
 				JV_ARRAY(jv_string(id)), &rows);
