@@ -39,7 +39,7 @@ struct cdt_cmd {
 	const char *args;	/* operands for the synopsis: "[PATH...]" */
 	const char *help;
 	const struct cdt_opt *opts;	/* ends with {0}; may be NULL */
-	cdt_cmd_fn run;		/* NULL: not implemented yet (exit 70) */
+	cdt_cmd_fn run;		/* the command (never NULL) */
 };
 
 struct cdt_tool {

@@ -221,20 +221,10 @@ row_object(jv row)
 static int
 sess_load(struct sess *s, const char *id, const char *perm)
 {
-	jv rows = jv_invalid();
 	jv_free(s->row);
 	s->row = jv_invalid();
-	int rc = cdt_store_exec(s->st, SELECT_ROW "WHERE s.id = ?",
-			       JV_ARRAY(jv_string(id)), &rows);
-	if (rc)
-		return rc;
-	if (jv_array_length(jv_copy(rows)) < 1) {
-		jv_free(rows);
-		return cdt_err(EX_NOINPUT, "no such session '%s'", id);
-	}
-	s->row = jv_array_get(rows, 0);
-	struct cdt_object o = row_object(s->row);
-	return cdt_caller_authorize(&s->who, perm, &o, "session", id);
+	return cdt_sessws_load(s->st, &s->who, SELECT_ROW "WHERE s.id = ?",
+			       id, perm, &s->row);
 }
 
 /* The session id: the operand, a session record, else CDT_SESSION. */

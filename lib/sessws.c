@@ -59,6 +59,29 @@ author(struct cdt_sessws *w)
 }
 
 int
+cdt_sessws_load(struct cdt_store *st, const struct cdt_caller *who,
+		const char *sql, const char *id, const char *perm, jv *row)
+{
+	jv rows = jv_invalid();
+	*row = jv_invalid();
+	int rc = cdt_store_exec(st, sql, JV_ARRAY(jv_string(id)), &rows);
+	if (rc)
+		return rc;
+	if (jv_array_length(jv_copy(rows)) < 1) {
+		jv_free(rows);
+		return cdt_err(EX_NOINPUT, "no such session '%s'", id);
+	}
+	*row = jv_array_get(rows, 0);
+	struct cdt_object o = {
+		cdt_record_str(*row, "org_id"),
+		cdt_record_str(*row, "team_id"),
+		cdt_record_str(*row, "user_id"),
+		cdt_record_str(*row, "project"),
+	};
+	return cdt_caller_authorize(who, perm, &o, "session", id);
+}
+
+int
 cdt_sessws_open(struct cdt_ctx *ctx, const char *perm, struct cdt_sessws *w)
 {
 	memset(w, 0, sizeof(*w));
@@ -79,32 +102,16 @@ cdt_sessws_open(struct cdt_ctx *ctx, const char *perm, struct cdt_sessws *w)
 		rc = cdt_store_open_cfg(&w->st, &w->cfg, 0);
 	if (!rc)
 		rc = cdt_caller_from_ctx(ctx, w->st, &w->cfg, &w->who);
-	jv rows = jv_invalid();
 	if (!rc)
-		rc = cdt_store_exec(w->st, "SELECT id, org_id, team_id, "
-				    "user_id, project, status, workspace, "
-				    "sandbox "
-				    "FROM sessions WHERE id = ?",
-				    JV_ARRAY(jv_string(id)), &rows);
-	if (rc)
-		return rc;
-	if (jv_array_length(jv_copy(rows)) < 1) {
-		jv_free(rows);
-		return cdt_err(EX_NOINPUT, "no such session '%s'", id);
-	}
-	w->row = jv_array_get(rows, 0);
-	struct cdt_object o = {
-		cdt_record_str(w->row, "org_id"),
-		cdt_record_str(w->row, "team_id"),
-		cdt_record_str(w->row, "user_id"),
-		cdt_record_str(w->row, "project"),
-	};
-	rc = cdt_caller_authorize(&w->who, perm, &o, "session", id);
+		rc = cdt_sessws_load(w->st, &w->who, "SELECT id, org_id, "
+				     "team_id, user_id, project, status, "
+				     "workspace, sandbox FROM sessions WHERE "
+				     "id = ?", id, perm, &w->row);
 	if (rc)
 		return rc;
 	w->id = cdt_record_str(w->row, "id");
 	w->workspace = cdt_record_str(w->row, "workspace");
-	w->project = o.project;
+	w->project = cdt_record_str(w->row, "project");
 	if (!w->workspace || !*w->workspace)
 		return cdt_err(EX_SOFTWARE, "session '%s' has no workspace",
 			       id);

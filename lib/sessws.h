@@ -50,6 +50,15 @@ const char *cdt_sessws_id(struct cdt_ctx *ctx);
 int cdt_sessws_open(struct cdt_ctx *ctx, const char *perm,
 		    struct cdt_sessws *w);
 void cdt_sessws_release(struct cdt_sessws *w);
+/*
+ * The row that sql (a SELECT of the sessions table with org_id,
+ * team_id, user_id and project, whose one parameter is the id) finds,
+ * into *row, once who may do perm to it: 0, 66 (none, or another org's),
+ * 77, or the store's status.
+ */
+int cdt_sessws_load(struct cdt_store *st, const struct cdt_caller *who,
+		    const char *sql, const char *id, const char *perm,
+		    jv *row);
 
 /*
  * Workspaces on S3 (storage.backend s3, or CDT_STORAGE=s3).  The

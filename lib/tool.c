@@ -143,23 +143,6 @@ finish(struct cdt_ctx *ctx, int rc)
 	return rc;
 }
 
-/*
- * A command a later issue brings still keeps the stream contract: the
- * records are forwarded and an upstream error wins over our 70.
- */
-static int
-not_implemented(struct cdt_ctx *ctx)
-{
-	int rc = cdt_stream_each(ctx, NULL, NULL);
-	if (!rc)
-		rc = cdt_stream_upstream(ctx, "running");
-	if (!rc)
-		rc = cdt_err(EX_SOFTWARE, "'%s' is not implemented yet",
-			     ctx->args.cmd_word ? ctx->args.cmd_word :
-			     ctx->tool->name);
-	return rc;
-}
-
 int
 cdt_tool_main(const struct cdt_tool *t, int argc, char **argv)
 {
@@ -206,9 +189,7 @@ cdt_tool_main(const struct cdt_tool *t, int argc, char **argv)
 	ctx.argv = ctx.args.operands;
 	ctx.argc = ctx.args.noperands;
 	rc = setup(&ctx);
-	if (!rc && !ctx.args.cmd->run)
-		rc = not_implemented(&ctx);
-	else if (!rc)
+	if (!rc)
 		rc = ctx.args.cmd->run(&ctx);
 	rc = finish(&ctx, rc);
 out:

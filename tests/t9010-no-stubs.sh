@@ -4,8 +4,6 @@
 # joined first, so "not " "implemented" counts), nor in the programs
 # built from them.  Each offender is named with its file and line.
 #
-# It lives in tests/todo/ (not run by make check) while offenders remain;
-# it moves to tests/ as it is, unweakened, when there are none.
 d=$(cd "$(dirname "$0")" && pwd)
 [ -f "$d/lib.sh" ] || d=${d%/*}
 CDT_SRC=${CDT_SRC:-${d%/tests}}
