@@ -496,29 +496,6 @@ from_parent(const char *ws, const char *pws, const char *parent,
 	return 0;
 }
 
-/*
- * The workspace's git repository, made now (when make) so the
- * read-only binds of .git/hooks and .git/config apply from the first
- * exec; an existing repository without .git/hooks gets one (0755).
- */
-static int
-make_repo(const char *ws, bool make)
-{
-	struct cdt_git g;
-	char p[4200];
-	snprintf(p, sizeof(p), "%s/.git", ws);
-	if (!make && access(p, F_OK))
-		return 0;	/* -C DIR with no repository */
-	int rc = cdt_git_open(&g, ws, make ? CDT_GIT_CREATE : 0);
-	if (rc)
-		return rc;
-	snprintf(p, sizeof(p), "%shooks", git_repository_path(g.repo));
-	if (mkdir(p, 0755) && errno != EEXIST)
-		rc = cdt_err_errno(EX_CANTCREAT, "cannot make '%s'", p);
-	cdt_git_close(&g);
-	return rc;
-}
-
 static jv
 ins_params(struct sess *s, const char *id, const char *project,
 	   const char *parent, jv sb, const char *ws, int64_t now,
@@ -633,11 +610,9 @@ cdt_session_create(struct cdt_ctx *ctx)
 	}
 	/* Only what a session made may `gc --prune` remove. */
 	sb = jv_object_set(sb, jv_string("workspace_created"), jv_bool(made));
-	if ((rc = make_repo(ws, !ctx->dir)))
-		goto out;
-
-	/* The repository now: the sandbox's read-only .git binds apply
-	   from the first exec (cdt-checkpoint(1) commits into it). */
+	/* The repository now, -C DIR too: the sandbox's read-only .git/hooks
+	   and .git/config binds apply from the first exec, so nothing run
+	   inside can plant a hook or a core.fsmonitor for the host's git. */
 	if ((rc = cdt_git_init_dir(ws)))
 		goto out;
 	/* On S3 the sandbox runs on a local working copy of the project. */
