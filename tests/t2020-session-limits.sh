@@ -40,13 +40,13 @@ t_case 'a fork bomb stops at --pids; no process is left behind' '
 	S=$(cdt-session create --owner-pid 0 --pids 32) &&
 	echo "# pids by $(echo "$S" | jq -r .sandbox.enforced_by.pids)" &&
 	id=$(echo "$S" | jq -r .id) &&
-	timeout 60 cdt-session exec "$id" -- sh -c "
-		i=0; while [ \$i -lt 200 ]; do sleep 7 & i=\$((i + 1)); done
-		wait" >r 2>err; rc=$?;
+	timeout 60 sh -c "echo \$\$ >pid; exec cdt-session exec $id -- sh -c \"
+		i=0; while [ \\\$i -lt 200 ]; do sleep 7 & i=\\\$((i + 1)); done
+		wait\"" >r 2>err; rc=$?;
 	[ $rc -ne 0 ] && [ $rc -ne 124 ] &&
 	jq -r "select(.type == \"exec\") | .data" r | grep -qi "fork" &&
 	sleep 0.2 && ! pgrep -x -f "sleep 7" &&
-	! ls /sys/fs/cgroup/pids/ 2>/dev/null | grep -q "^cdt-exec-" &&
+	test -s pid && ! test -e "/sys/fs/cgroup/pids/cdt-exec-$(cat pid)" &&
 	echo ok-host-usable | grep -q ok
 '
 
