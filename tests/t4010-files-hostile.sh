@@ -7,28 +7,8 @@
 # backend's rows, nothing outside the tenant root or prefix has changed.
 . "$(dirname "$0")/lib.sh"
 
-S3WORK=$(mktemp -d "${TMPDIR:-/tmp}/cdt-s3.XXXXXX")
-S3PID=
-s3_cleanup() {
-	[ -n "$S3PID" ] && { kill "$S3PID" 2>/dev/null; wait "$S3PID" 2>/dev/null; }
-	rm -rf "$S3WORK" "$T_TRASH" ${t_shims:+"$t_shims"}
-}
-trap s3_cleanup EXIT
-NODE_OPTIONS=--openssl-legacy-provider "$SRC/tests/node_modules/.bin/s3rver" \
-	-d "$S3WORK/data" -a 127.0.0.1 -p 0 --no-vhost-buckets \
-	--configure-bucket bkt >"$S3WORK/log" 2>&1 </dev/null &
-S3PID=$!
-S3PORT=
-for i in $(seq 1 200); do
-	S3PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$S3WORK/log" 2>/dev/null)
-	[ -n "$S3PORT" ] && curl -s -o /dev/null "http://127.0.0.1:$S3PORT/" && break
-	S3PORT=
-	sleep 0.05
-done
-[ -n "$S3PORT" ] || { echo "Bail out! s3rver did not start"; cat "$S3WORK/log"; exit 1; }
-S3E=http://127.0.0.1:$S3PORT
-printf 'storage:\n  s3:\n    endpoint: %s\n' "$S3E" >"$S3WORK/config.yaml"
-export CDT_CONFIG=$S3WORK/config.yaml S3E
+. "$SRC/tests/fixtures/s3rver.sh"
+export CDT_CONFIG=$S3CONFIG S3E
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 s3c() {
 	curl -sS --fail --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER \
