@@ -289,18 +289,26 @@ cdt_store_open_cfg(struct cdt_store **out, const struct cdt_cfg *cfg,
 	const char *path = cfg ? cdt_cfg_str(cfg, "store.path", NULL) : NULL;
 	const char *home = cdt_cfg_home();
 
+	int rc;
+
 	*out = NULL;
-	if (url || path)
-		return cdt_store_open(out, url ? url : path, flags);
-	if (!home)
+	if (url || path) {
+		rc = cdt_store_open(out, url ? url : path, flags);
+	} else if (!home) {
 		return cdt_err_class(EX_CONFIG, "config", "no home for the "
 				     "store: set CDT_HOME or HOME");
-	if (!(flags & CDT_STORE_NOCREATE))
-		return cdt_store_open_default(out, home);
-	struct cdt_buf p = CDT_BUF_INIT;
-	cdt_buf_addf(&p, "%s/cdt.db", home);
-	int rc = cdt_store_open(out, p.buf, flags);
-	cdt_buf_release(&p);
+	} else if (!(flags & CDT_STORE_NOCREATE)) {
+		rc = cdt_store_open_default(out, home);
+	} else {
+		struct cdt_buf p = CDT_BUF_INIT;
+		cdt_buf_addf(&p, "%s/cdt.db", home);
+		rc = cdt_store_open(out, p.buf, flags);
+		cdt_buf_release(&p);
+	}
+	/* store.busy_timeout: how long a writer waits for another's lock. */
+	if (!rc && cfg)
+		cdt_store_set_busy_timeout(*out, (int)cdt_cfg_duration_ms(
+			cfg, "store.busy_timeout", CDT_STORE_BUSY_TIMEOUT_MS));
 	return rc;
 }
 

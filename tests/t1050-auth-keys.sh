@@ -133,4 +133,35 @@ t_case 'whoami and token with a key: no key printed back' '
 	t_grep "keys revoke" err
 '
 
+# A writer that holds the store's write lock (python3's sqlite3, BEGIN
+# IMMEDIATE) for 8 s or 2 s: store.busy_timeout decides whether a key
+# creation gives up (75, "busy") or waits its turn.  Neither depends on
+# the machine's speed: 300 ms against a lock held 8 s (under the default
+# 10 s this would wait and succeed), 2m against one released after 2 s.
+hold() {
+	python3 -c 'import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+open("held", "w").close()
+time.sleep(float(sys.argv[2]))
+c.execute("COMMIT")' "$CDT_HOME/cdt.db" "$1" &
+	holder=$!
+	while [ ! -e held ]; do
+		kill -0 $holder 2>/dev/null || return 1
+		sleep 0.05
+	done
+}
+
+t_case 'store.busy_timeout: 300ms gives up with 75, 2m waits for the lock' '
+	acme && printf "store:\n  busy_timeout: 300ms\n" >c.yaml &&
+	hold 8 && CDT_CONFIG=$PWD/c.yaml t_fails 75 cdt-auth keys create \
+		--name a --role developer 2>err &&
+	kill $holder && t_grep "busy" err && t_lines 1 err &&
+	rm held && printf "store:\n  busy_timeout: 2m\n" >c.yaml &&
+	hold 2 && CDT_CONFIG=$PWD/c.yaml cdt-auth keys create --name b \
+		--role developer >rec && wait $holder &&
+	jq -e ".name == \"b\"" rec &&
+	cdt-auth keys list --json | jq -s -e "map(.name) == [\"b\"]"
+'
+
 t_done

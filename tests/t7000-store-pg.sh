@@ -121,6 +121,8 @@ t_case 'a machine with other key files is 78 (key mismatch), not 77' '
 t_case '64 processes from two machines at once, through a barrier: every row' '
 	pgcase && mkdir A B && CDT_HOME=$PWD/A acme && cp -r A/keys B/keys &&
 	cp A/auth.json B/auth.json &&
+	printf "store:\n  busy_timeout: 2m\n" >slow.yaml &&
+	export CDT_CONFIG=$PWD/slow.yaml &&
 	mkfifo gate && pids= &&
 	for i in $(seq 1 64); do
 		m=A; [ $((i % 2)) = 0 ] && m=B

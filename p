@@ -1,1 +1,0 @@
-{"type":"process","session_id":"8b61f648-7ce0-4365-989f-7a9c80dccd3f","pid":12942,"start_time":65146,"argv":["sleep","3132"],"log":"/tmp/sesst/h/sessions/8b61f648-7ce0-4365-989f-7a9c80dccd3f/logs/1.log","started_at":"2026-12-07T16:18:58Z","enforced_by":{"pids":"cgroup v1 pids.max","memory":"cgroup v1 memory.limit_in_bytes","cpus":"cgroup v1 cpu.cfs_quota_us"}}
