@@ -125,7 +125,7 @@ test-pg: build-tests
 clean:
 	rm -f lib/*.o lib/*.d lib/libcdt.a $(PROGS) bin/*.d \
 		$(UNIT_PROGS) tests/unit/*.d $(HELPER_PROGS) tests/helpers/*.d
-	rm -rf tests/fuzz/bin tests/bench/out
+	rm -rf tests/fuzz/bin tests/fuzz/obj tests/bench/out
 
 .PHONY: all deps build-tests check test test-pg clean install uninstall bench fuzz \
 	fuzz-smoke demo
@@ -135,13 +135,28 @@ clean:
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 FUZZ_PROGS := $(patsubst tests/fuzz/%.c,tests/fuzz/bin/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 30
-FUZZ_CFLAGS := -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined \
-	-DCDT_VERSION='"$(VERSION)"' -DCDT_FUZZ $(PKG_CFLAGS) -Ilib
+FUZZ_BASE := -g -O1 -std=c11 -DCDT_VERSION='"$(VERSION)"' -DCDT_FUZZ \
+	$(PKG_CFLAGS) -Ilib
+# The library is compiled once, instrumented for coverage and ASan+UBSan
+# (fuzzer-no-link), into its own archive; each target links against it.
+FUZZ_LIB_OBJS := $(patsubst lib/%.c,tests/fuzz/obj/%.o,$(LIB_SRCS))
 
-tests/fuzz/bin/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard lib/*.h)
+tests/fuzz/obj/%.o: lib/%.c
+	@mkdir -p tests/fuzz/obj
+	@$(if $(Q),echo "  FUZZCC  $@")
+	$(Q)$(CLANG) $(FUZZ_BASE) -fsanitize=fuzzer-no-link,address,undefined \
+		-MMD -MP -c -o $@ $<
+
+tests/fuzz/obj/libcdt.a: $(FUZZ_LIB_OBJS)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+-include $(FUZZ_LIB_OBJS:.o=.d)
+
+tests/fuzz/bin/%: tests/fuzz/%.c tests/fuzz/obj/libcdt.a
 	@mkdir -p tests/fuzz/bin
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LIBS)
+	$(Q)$(CLANG) $(FUZZ_BASE) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		tests/fuzz/obj/libcdt.a $(LIBS)
 
 fuzz: $(FUZZ_PROGS)
 
