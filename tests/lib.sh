@@ -33,15 +33,16 @@ T_N=0
 T_FAILED=0
 T_TRASH=$(mktemp -d "${TMPDIR:-/tmp}/cdt-test.XXXXXX")
 trap 'rm -rf "$T_TRASH" ${t_shims:+"$t_shims"}' EXIT
-# Debian's python3 (make deps installs it), not a version manager's shim
-# that may come first on PATH: a pyenv shim costs about a second per
-# start on a loaded machine, and the fake providers start hundreds of
-# times in a run.
-if [ -x /usr/bin/python3 ] && [ "$(command -v python3)" != /usr/bin/python3 ]
-then
-	mkdir "$T_TRASH/bin" && ln -s /usr/bin/python3 "$T_TRASH/bin/python3"
-	PATH=$T_TRASH/bin:$PATH
-fi
+# Debian's python3 and aws (make deps installs them), not a version
+# manager's shims that may come first on PATH: a pyenv shim costs about a
+# second per start on a loaded machine, and the fake providers start
+# hundreds of times in a run.
+mkdir "$T_TRASH/bin"
+for t_p in python3 aws; do
+	[ -x "/usr/bin/$t_p" ] && [ "$(command -v $t_p)" != "/usr/bin/$t_p" ] &&
+		ln -s "/usr/bin/$t_p" "$T_TRASH/bin/$t_p"
+done
+PATH=$T_TRASH/bin:$PATH
 # Sanitizer settings come from make (SAN_ENV); keep them when run alone.
 : "${ASAN_OPTIONS:=fast_unwind_on_malloc=0:detect_leaks=1}"
 : "${LSAN_OPTIONS:=suppressions=$SRC/tests/lsan.supp:print_suppressions=0}"
