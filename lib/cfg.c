@@ -113,6 +113,9 @@ static const struct key schema[] = {
 	{ "sandbox.limits.memory", K_SIZE, NULL },
 	{ "sandbox.limits.disk", K_SIZE, NULL },
 	{ "sandbox.limits.pids", K_INT, NULL },
+	{ "sandbox.cgroup", K_ENUM, "auto|none" },
+	{ "sandbox.uid", K_INT, NULL },
+	{ "sandbox.kill_grace", K_DURATION, NULL },
 
 	{ "auth", K_MAP, NULL },
 	{ "auth.signing_key_file", K_STRING, NULL },
@@ -138,6 +141,8 @@ static const struct cdt_cfg_env env_table[] = {
 	  "where workspace files live: local or s3" },
 	{ "CDT_SANDBOX_ENGINE", "sandbox.engine",
 	  "the sandbox for exec: bwrap or none" },
+	{ "CDT_SANDBOX_CGROUP", "sandbox.cgroup",
+	  "auto, or none: limits by the fallbacks only (tests, diagnosis)" },
 	{ NULL, NULL, NULL },
 };
 

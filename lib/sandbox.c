@@ -1,14 +1,19 @@
 #include "compat.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/mount.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
@@ -19,6 +24,12 @@
 
 #define BWRAP "bwrap"
 #define SANDBOX_PATH "/usr/local/bin:/usr/bin:/bin"
+/*
+ * Where the uid fallback shows bwrap the idmapped workspace: a tmpfs of
+ * the child's own mount namespace over /tmp (the one directory every
+ * uid may reach; the workspace's parents may be 0700), never the host's.
+ */
+#define WS_AT "/tmp/.cdt-ws"
 /*
  * Written inside, right before the command: the byte on fd 3 says the
  * sandbox is up; sh's own exec gives 126/127 as env(1) does.
@@ -68,20 +79,23 @@ exists_at(const char *dir, const char *rel, bool want_dir)
 	return want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
 }
 
-/* Bind ws/rel read-only over itself inside, when it is there. */
+/* Bind at/rel read-only over itself inside, when ws/rel is there. */
 static void
-ro_git(struct argv *a, const char *ws, const char *rel, bool dir)
+ro_git(struct argv *a, const char *ws, const char *at, const char *rel,
+       bool dir)
 {
 	char src[4096], dst[4096];
 	if (!exists_at(ws, rel, dir))
 		return;
-	snprintf(src, sizeof(src), "%s/%s", ws, rel);
+	snprintf(src, sizeof(src), "%s/%s", at, rel);
 	snprintf(dst, sizeof(dst), "/home/dev/%s", rel);
 	add3(a, "--ro-bind", src, dst);
 }
 
-char **
-cdt_sandbox_argv(const struct cdt_sandbox *sb, char *const *cmd, int ncmd)
+/* The argv, with the workspace bound from at (the workspace or WS_AT). */
+static char **
+build_argv(const struct cdt_sandbox *sb, const char *at, char *const *cmd,
+	   int ncmd)
 {
 	struct argv a = { 0 };
 	if (sb->bwrap) {
@@ -115,9 +129,9 @@ cdt_sandbox_argv(const struct cdt_sandbox *sb, char *const *cmd, int ncmd)
 		add2(&a, "--tmpfs", "/tmp");
 		add2(&a, "--tmpfs", "/run");
 		add2(&a, "--dir", "/home");
-		add3(&a, "--bind", sb->workspace, "/home/dev");
-		ro_git(&a, sb->workspace, ".git/hooks", true);
-		ro_git(&a, sb->workspace, ".git/config", false);
+		add3(&a, "--bind", at, "/home/dev");
+		ro_git(&a, sb->workspace, at, ".git/hooks", true);
+		ro_git(&a, sb->workspace, at, ".git/config", false);
 		add2(&a, "--remount-ro", "/");
 		add2(&a, "--chdir", "/home/dev");
 		add(&a, "--clearenv");
@@ -142,6 +156,12 @@ cdt_sandbox_argv(const struct cdt_sandbox *sb, char *const *cmd, int ncmd)
 	for (int i = 0; i < ncmd; i++)
 		add(&a, cmd[i]);
 	return a.v;
+}
+
+char **
+cdt_sandbox_argv(const struct cdt_sandbox *sb, char *const *cmd, int ncmd)
+{
+	return build_argv(sb, sb->workspace, cmd, ncmd);
 }
 
 void
@@ -291,27 +311,44 @@ cg_mech(int i)
 	return NULL;
 }
 
-const char *
-cdt_sandbox_pids_mech(void)
+/* Does the uid fallback apply to sb when it has no pids cgroup? */
+static bool
+uid_fallback(const struct cdt_sandbox *sb)
 {
-	const char *m = cg_mech(0);
-	if (m)
-		return m;
-	return geteuid() == 0 ? "none (RLIMIT_NPROC does not bind root)" :
-		"rlimit_nproc";
+	return sb->pids > 0 && sb->bwrap && sb->uid && geteuid() == 0;
+}
+
+/* The pids mechanism without a cgroup, in buf when it names the uid. */
+static const char *
+nproc_mech(const struct cdt_sandbox *sb, char *buf, size_t len)
+{
+	if (geteuid() != 0)
+		return "RLIMIT_NPROC";
+	if (!uid_fallback(sb))
+		return "none (RLIMIT_NPROC does not bind root)";
+	snprintf(buf, len, "RLIMIT_NPROC (uid %u)", sb->uid);
+	return buf;
 }
 
 const char *
-cdt_sandbox_memory_mech(void)
+cdt_sandbox_pids_mech(const struct cdt_sandbox *sb)
 {
-	const char *m = cg_mech(1);
-	return m ? m : "rlimit_as";
+	static char buf[64];
+	const char *m = sb->no_cgroup ? NULL : cg_mech(0);
+	return m ? m : nproc_mech(sb, buf, sizeof(buf));
 }
 
 const char *
-cdt_sandbox_cpus_mech(void)
+cdt_sandbox_memory_mech(const struct cdt_sandbox *sb)
 {
-	const char *m = cg_mech(2);
+	const char *m = sb->no_cgroup ? NULL : cg_mech(1);
+	return m ? m : "RLIMIT_AS";
+}
+
+const char *
+cdt_sandbox_cpus_mech(const struct cdt_sandbox *sb)
+{
+	const char *m = sb->no_cgroup ? NULL : cg_mech(2);
 	return m ? m : "affinity";
 }
 
@@ -381,6 +418,8 @@ cg_name(int i, const char *dir)
 static void
 cgs_make(const struct cdt_sandbox *sb, const char *name, struct cdt_cg *cg)
 {
+	if (sb->no_cgroup)
+		return;
 	uint64_t cpu = sb->cpus > 0 ? (uint64_t)(sb->cpus * 100000) : 0;
 	cg_make(0, name, sb->pids > 0 ? (uint64_t)sb->pids : 0, cg->dir[0],
 		sizeof(cg->dir[0]));
@@ -480,16 +519,158 @@ now_ms(void)
 }
 
 static void
+closefd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void
 set_limit(int res, uint64_t v)
 {
 	struct rlimit rl = { (rlim_t)v, (rlim_t)v };
 	setrlimit(res, &rl);
 }
 
-/* In the child: limits, affinity, fds, then exec.  Never returns. */
+/*
+ * A user namespace mapping uid and gid 0 to uid (and gid) sb->uid, for
+ * the idmapped mount: its fd, or -1 (reported).  A helper child makes
+ * it; we write its maps, open it, and let the helper go.
+ */
+static int
+idmap_userns(unsigned uid)
+{
+	int go[2] = { -1, -1 }, up[2] = { -1, -1 }, ns = -1;
+	char b = 0, f[64], map[64];
+	if (pipe2(go, O_CLOEXEC) || pipe2(up, O_CLOEXEC)) {
+		cdt_err_errno(EX_OSERR, "cannot make a pipe");
+		goto out;
+	}
+	fflush(NULL);
+	pid_t c = fork();
+	if (c < 0) {
+		cdt_err_errno(EX_OSERR, "cannot fork");
+		goto out;
+	}
+	if (c == 0) {
+		close(go[1]);
+		b = unshare(CLONE_NEWUSER) ? 'n' : 'y';
+		if (write(up[1], &b, 1) == 1)
+			while (read(go[0], &b, 1) < 0 && errno == EINTR)
+				;
+		_exit(0);
+	}
+	closefd(&up[1]);
+	closefd(&go[0]);
+	if (read(up[0], &b, 1) != 1 || b != 'y') {
+		cdt_err(EX_UNAVAILABLE, "cannot make a user namespace for the "
+			"sandbox's uid %u", uid);
+	} else {
+		int n = snprintf(map, sizeof(map), "0 %u 1\n", uid);
+		const char *const which[] = { "uid_map", "gid_map" };
+		bool ok = true;
+		for (int i = 0; i < 2 && ok; i++) {
+			snprintf(f, sizeof(f), "/proc/%ld/%s", (long)c,
+				 which[i]);
+			int fd = open(f, O_WRONLY | O_CLOEXEC);
+			ok = fd >= 0 && write(fd, map, (size_t)n) == n;
+			if (fd >= 0)
+				close(fd);
+		}
+		snprintf(f, sizeof(f), "/proc/%ld/ns/user", (long)c);
+		if (!ok || (ns = open(f, O_RDONLY | O_CLOEXEC)) < 0)
+			cdt_err_errno(EX_UNAVAILABLE, "cannot map uid %u in "
+				      "a user namespace", uid);
+	}
+	closefd(&go[1]);
+	while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+		;
+out:
+	closefd(&go[0]);
+	closefd(&go[1]);
+	closefd(&up[0]);
+	closefd(&up[1]);
+	return ns;
+}
+
+/*
+ * The uid fallback's view of the workspace: a detached clone of it,
+ * idmapped so that uid and gid 0 on disk are sb->uid through it (files
+ * the sandbox writes are root's on the host, and root's are the
+ * sandbox's).  Its fd in *tree; 0, or 69 (reported).
+ */
+static int
+idmap_tree(const struct cdt_sandbox *sb, int *tree)
+{
+	int ns = idmap_userns(sb->uid);
+	*tree = -1;
+	if (ns < 0)
+		return EX_UNAVAILABLE;
+	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, sb->workspace,
+			      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP,
+				   .userns_fd = (uint64_t)ns };
+	int rc = 0;
+	if (fd < 0 || syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH,
+			      &attr, sizeof(attr))) {
+		rc = cdt_err_errno(EX_UNAVAILABLE, "cannot give uid %u the "
+				   "workspace through an idmapped mount "
+				   "(set sandbox.uid: 0 to run as root with "
+				   "no pids limit)", sb->uid);
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	close(ns);
+	*tree = fd;
+	return rc;
+}
+
+/*
+ * In the child, as root: a mount namespace of its own with a tmpfs over
+ * /tmp and the idmapped workspace at WS_AT.  Async-signal-safe.
+ */
+static void
+mount_ws(int tree)
+{
+	const char *step = "unshare";
+	if (unshare(CLONE_NEWNS) ||
+	    (step = "mount", mount(NULL, "/", NULL, MS_REC | MS_PRIVATE,
+				    NULL)) ||
+	    mount("cdt-sandbox", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+		  "mode=0755,size=64k") ||
+	    (step = "mkdir", mkdir(WS_AT, 0755)) ||
+	    (step = "move_mount", syscall(SYS_move_mount, tree, "",
+					   AT_FDCWD, WS_AT,
+					   MOVE_MOUNT_F_EMPTY_PATH)) ||
+	    (step = "chdir", chdir("/"))) {
+		dprintf(2, "cannot mount the workspace for the sandbox's "
+			"uid (%s): %s\n", step, strerror(errno));
+		_exit(CDT_SANDBOX_EXIT_NOTRUN);
+	}
+}
+
+/* In the child: become the unprivileged uid (async-signal-safe). */
+static void
+drop_to(unsigned uid)
+{
+	if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
+	    setresuid(uid, uid, uid)) {
+		dprintf(2, "cannot become uid %u: %s\n", uid,
+			strerror(errno));
+		_exit(CDT_SANDBOX_EXIT_NOTRUN);
+	}
+}
+
+/*
+ * In the child: limits, affinity, fds, then exec.  Never returns.  With
+ * tree (not -1), the uid fallback: the idmapped workspace, then bwrap as
+ * sb->uid under RLIMIT_NPROC.
+ */
 static void
 child(const struct cdt_sandbox *sb, char **argv, int in, int out,
-      int errfd, int mark, const struct cdt_cg *cg)
+      int errfd, int mark, const struct cdt_cg *cg, int tree)
 {
 	/*
 	 * A group of its own, so the timeout kills the whole tree; not when
@@ -513,6 +694,8 @@ child(const struct cdt_sandbox *sb, char **argv, int in, int out,
 		int fl = fcntl(3, F_GETFD);
 		fcntl(3, F_SETFD, fl & ~FD_CLOEXEC);
 	}
+	if (tree >= 0)
+		mount_ws(tree);
 	close_range(4, ~0U, 0);
 	set_limit(RLIMIT_CORE, 0);
 	if (sb->memory_bytes && !mem_cg)
@@ -537,6 +720,8 @@ child(const struct cdt_sandbox *sb, char **argv, int in, int out,
 			sched_setaffinity(0, sizeof(want), &want);
 		}
 	}
+	if (tree >= 0)
+		drop_to(sb->uid);
 	if (sb->bwrap) {
 		static char path[] = "PATH=" SANDBOX_PATH;
 		char *const env[] = { path, NULL };
@@ -575,14 +760,6 @@ child(const struct cdt_sandbox *sb, char **argv, int in, int out,
 	_exit(CDT_SANDBOX_EXIT_NOTRUN);
 }
 
-static void
-closefd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 /* Output seen before the start mark is bwrap's own: kept for why. */
 struct pre {
 	char buf[4096];
@@ -606,12 +783,30 @@ limits_by(const struct cdt_sandbox *sb, const struct cdt_cg *cg,
 	  struct cdt_sandbox_result *res)
 {
 	res->pids_by = !sb->pids ? "none" : *cg->dir[0] ?
-		cg_name(0, cg->dir[0]) : geteuid() == 0 ?
-		"none (RLIMIT_NPROC does not bind root)" : "rlimit_nproc";
+		cg_name(0, cg->dir[0]) : nproc_mech(sb, res->pids_buf,
+						    sizeof(res->pids_buf));
 	res->memory_by = !sb->memory_bytes ? "none" : *cg->dir[1] ?
-		cg_name(1, cg->dir[1]) : "rlimit_as";
+		cg_name(1, cg->dir[1]) : "RLIMIT_AS";
 	res->cpus_by = !(sb->cpus > 0) ? "none" : *cg->dir[2] ?
 		cg_name(2, cg->dir[2]) : "affinity";
+}
+
+/*
+ * This run's cgroups, then (no pids cgroup, root, a uid) the idmapped
+ * workspace in *tree, and its argv.  0, or a status (reported).
+ */
+static int
+prepare(const struct cdt_sandbox *sb, const char *name, struct cdt_cg *cg,
+	int *tree, char ***argv, char *const *cmd, int ncmd)
+{
+	int rc = 0;
+	*tree = -1;
+	cgs_make(sb, name, cg);
+	if (!*cg->dir[0] && uid_fallback(sb) && (rc = idmap_tree(sb, tree)))
+		return rc;
+	*argv = build_argv(sb, *tree >= 0 ? WS_AT : sb->workspace, cmd,
+			   ncmd);
+	return 0;
 }
 
 int
@@ -619,7 +814,7 @@ cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 		const struct cdt_sandbox_io *io, struct cdt_sandbox_result *res)
 {
 	int inp[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	int mark[2] = { -1, -1 }, devnull = -1;
+	int mark[2] = { -1, -1 }, devnull = -1, tree = -1;
 	char **argv = NULL;
 	int rc = 0;
 	pid_t pid = -1;
@@ -634,7 +829,9 @@ cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 	memset(res, 0, sizeof(*res));
 	if (sb->bwrap && (rc = cdt_sandbox_probe()))
 		return rc;
-	argv = cdt_sandbox_argv(sb, cmd, ncmd);
+	snprintf(name, sizeof(name), "cdt-exec-%ld", (long)getpid());
+	if ((rc = prepare(sb, name, &cg, &tree, &argv, cmd, ncmd)))
+		goto out;
 	if (pipe2(mark, O_CLOEXEC) ||
 	    (io->out && (pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC))) ||
 	    (io->in_mode == 2 && pipe2(inp, O_CLOEXEC))) {
@@ -646,8 +843,6 @@ cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 		rc = cdt_err_errno(EX_OSERR, "cannot open /dev/null");
 		goto out;
 	}
-	snprintf(name, sizeof(name), "cdt-exec-%ld", (long)getpid());
-	cgs_make(sb, name, &cg);
 	limits_by(sb, &cg, res);
 	fflush(NULL);
 	pid = fork();
@@ -658,7 +853,8 @@ cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 	if (pid == 0)
 		child(sb, argv, io->in_mode == 0 ? devnull :
 		      io->in_mode == 2 ? inp[0] : 0, io->out ? outp[1] : -1,
-		      io->out ? errp[1] : -1, mark[1], &cg);
+		      io->out ? errp[1] : -1, mark[1], &cg, tree);
+	closefd(&tree);
 	pid_t target = io->in_mode == 1 ? pid : -pid;
 	if (io->in_mode != 1)
 		setpgid(pid, pid);
@@ -805,6 +1001,7 @@ cdt_sandbox_run(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 	}
 out:
 	cdt_sandbox_cg_remove(&cg);
+	closefd(&tree);
 	closefd(&mark[0]);
 	closefd(&mark[1]);
 	closefd(&outp[0]);
@@ -857,11 +1054,78 @@ cdt_sandbox_start_time(long pid)
 	return stat_start(p);
 }
 
+/* Is /proc/PID/comm "bwrap"? */
+static bool
+is_bwrap(long pid)
+{
+	char p[64], comm[32];
+	snprintf(p, sizeof(p), "/proc/%ld/comm", pid);
+	FILE *f = fopen(p, "re");
+	bool yes = f && fgets(comm, sizeof(comm), f) &&
+		!strcmp(comm, BWRAP "\n");
+	if (f)
+		fclose(f);
+	return yes;
+}
+
+/* The parent of pid (field 4 of its stat), or 0. */
+static long
+ppid_of(long pid)
+{
+	char p[64], buf[1024];
+	snprintf(p, sizeof(p), "/proc/%ld/stat", pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *q = strrchr(buf, ')');
+	long pp = 0;
+	return q && sscanf(q + 1, " %*c %ld", &pp) == 1 ? pp : 0;
+}
+
+/*
+ * SIGTERM to pid's tree, bwrap left out: all processes whose chain of
+ * parents reaches pid (the sandbox's, in the host's pid namespace).
+ */
+static void
+term_tree(long pid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	if (!is_bwrap(pid))
+		kill((pid_t)pid, SIGTERM);
+	while (d && (e = readdir(d))) {
+		char *end;
+		long p = strtol(e->d_name, &end, 10);
+		if (*end || p <= 1 || p == pid)
+			continue;
+		long up = p;
+		for (int depth = 0; depth < 64 && up > 1 && up != pid; depth++)
+			up = ppid_of(up);
+		if (up == pid && !is_bwrap(p))
+			kill((pid_t)p, SIGTERM);
+	}
+	if (d)
+		closedir(d);
+}
+
 int
-cdt_sandbox_kill(long pid, long long start_time, struct cdt_cg *cg)
+cdt_sandbox_kill(long pid, long long start_time, int64_t grace_ms,
+		 struct cdt_cg *cg)
 {
 	bool ours = pid > 0 && start_time > 0 &&
 		cdt_sandbox_start_time(pid) == start_time;
+	if (ours && grace_ms > 0) {
+		term_tree(pid);
+		int64_t until = now_ms() + grace_ms;
+		while (cdt_sandbox_start_time(pid) == start_time &&
+		       now_ms() < until)
+			usleep(10000);
+	}
 	if (ours) {
 		kill(-(pid_t)pid, SIGKILL);
 		kill((pid_t)pid, SIGKILL);
@@ -878,7 +1142,7 @@ cdt_sandbox_kill(long pid, long long start_time, struct cdt_cg *cg)
 /* In the detached child: tell the parent "PID START", then run. */
 static void
 detached(const struct cdt_sandbox *sb, char **argv, pid_t first, int in,
-	 int logfd, int mark, int idfd, const struct cdt_cg *cg)
+	 int logfd, int mark, int idfd, const struct cdt_cg *cg, int tree)
 {
 	char v[64];
 	/* bwrap's --die-with-parent must not bind it to the first child. */
@@ -890,7 +1154,7 @@ detached(const struct cdt_sandbox *sb, char **argv, pid_t first, int in,
 	if (write(idfd, v, (size_t)n) != n)
 		_exit(CDT_SANDBOX_EXIT_NOTRUN);
 	close(idfd);
-	child(sb, argv, in, logfd, logfd, mark, cg);
+	child(sb, argv, in, logfd, logfd, mark, cg, tree);
 }
 
 int
@@ -898,7 +1162,7 @@ cdt_sandbox_spawn(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 		  const char *log, const char *name, struct cdt_sandbox_proc *p)
 {
 	int mark[2] = { -1, -1 }, idp[2] = { -1, -1 };
-	int logfd = -1, devnull = -1, rc = 0;
+	int logfd = -1, devnull = -1, rc = 0, tree = -1;
 	char **argv = NULL;
 	struct stat st;
 
@@ -916,11 +1180,12 @@ cdt_sandbox_spawn(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 		rc = cdt_err_errno(EX_OSERR, "cannot make a pipe");
 		goto out;
 	}
-	argv = cdt_sandbox_argv(sb, cmd, ncmd);
-	cgs_make(sb, name, &p->cg);
-	struct cdt_sandbox_result by;
+	if ((rc = prepare(sb, name, &p->cg, &tree, &argv, cmd, ncmd)))
+		goto out;
+	struct cdt_sandbox_result by = { .started = false };
 	limits_by(sb, &p->cg, &by);
-	p->pids_by = by.pids_by;
+	p->pids_by = by.pids_by == by.pids_buf ? p->pids_buf : by.pids_by;
+	memcpy(p->pids_buf, by.pids_buf, sizeof(p->pids_buf));
 	p->memory_by = by.memory_by;
 	p->cpus_by = by.cpus_by;
 	fflush(NULL);
@@ -935,9 +1200,10 @@ cdt_sandbox_spawn(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 		pid_t c2 = fork();
 		if (c2 == 0)
 			detached(sb, argv, first, devnull, logfd, mark[1],
-				 idp[1], &p->cg);
+				 idp[1], &p->cg, tree);
 		_exit(c2 < 0 ? CDT_SANDBOX_EXIT_NOTRUN : 0);
 	}
+	closefd(&tree);
 	closefd(&mark[1]);
 	closefd(&idp[1]);
 	int status;
@@ -977,7 +1243,7 @@ out:
 		if (!l)
 			snprintf(p->why, sizeof(p->why), "the sandbox did not "
 				 "start");
-		cdt_sandbox_kill(p->pid, p->start_time, &p->cg);
+		cdt_sandbox_kill(p->pid, p->start_time, 0, &p->cg);
 	} else if (rc) {
 		cdt_sandbox_cg_remove(&p->cg);
 	}
@@ -987,6 +1253,7 @@ out:
 	closefd(&idp[1]);
 	closefd(&devnull);
 	closefd(&logfd);
+	closefd(&tree);
 	cdt_sandbox_argv_free(argv);
 	return rc;
 }

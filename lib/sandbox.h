@@ -43,6 +43,8 @@ struct cdt_sandbox {
 	double cpus;		/* 0: no limit */
 	char **env;		/* extra "K=V", NULL-ended; may be NULL */
 	int64_t timeout_ms;	/* 0: none */
+	bool no_cgroup;		/* sandbox.cgroup none: the fallbacks only */
+	unsigned uid;		/* root without a pids cgroup: bwrap's uid */
 };
 
 /*
@@ -74,6 +76,7 @@ struct cdt_sandbox_result {
 	const char *pids_by;	/* the mechanism this run used */
 	const char *memory_by;
 	const char *cpus_by;
+	char pids_buf[64];	/* pids_by, when it names a uid */
 	int64_t duration_ms;
 	char why[256];		/* when !started: bwrap's words */
 };
@@ -85,15 +88,21 @@ struct cdt_sandbox_result {
  * "cgroup v2 pids.max", "cgroup v2 memory.max", "cgroup v2 cpu.max".
  * Else the v1 hierarchy where this process may make a child cgroup (a
  * root CI machine): "cgroup v1 pids.max", "cgroup v1
- * memory.limit_in_bytes", "cgroup v1 cpu.cfs_quota_us".  Else the
- * fallbacks: "rlimit_nproc" (or "none (RLIMIT_NPROC does not bind
- * root)"), "rlimit_as", and "affinity" (sched_setaffinity to N CPUs,
- * rounded up).  A run makes fresh child cgroups, removed after; a limit
- * whose cgroup cannot be made falls back for that run.
+ * memory.limit_in_bytes", "cgroup v1 cpu.cfs_quota_us".  Else (or
+ * always, with sb->no_cgroup) the fallbacks: "RLIMIT_AS", "affinity"
+ * (sched_setaffinity to N CPUs, rounded up) and "RLIMIT_NPROC".  As
+ * root RLIMIT_NPROC binds nothing, so under bwrap with sb->uid the
+ * sandbox is started as that unprivileged uid ("RLIMIT_NPROC (uid N)"):
+ * the workspace reaches it through an idmapped mount (uid 0 on disk is
+ * uid N through it, so files written inside stay root's on the host).
+ * Without a uid, or under engine none: "none (RLIMIT_NPROC does not
+ * bind root)".  A run makes fresh child cgroups, removed after; a limit
+ * whose cgroup cannot be made falls back for that run.  The strings
+ * live until the next call.
  */
-const char *cdt_sandbox_pids_mech(void);
-const char *cdt_sandbox_memory_mech(void);
-const char *cdt_sandbox_cpus_mech(void);
+const char *cdt_sandbox_pids_mech(const struct cdt_sandbox *sb);
+const char *cdt_sandbox_memory_mech(const struct cdt_sandbox *sb);
+const char *cdt_sandbox_cpus_mech(const struct cdt_sandbox *sb);
 
 /* Is bwrap installed and able to start here?  0, or 69 (reported). */
 int cdt_sandbox_probe(void);
@@ -122,6 +131,7 @@ struct cdt_sandbox_proc {
 	char why[256];		/* when !started: the log's words */
 	struct cdt_cg cg;	/* kept until cdt_sandbox_kill */
 	const char *pids_by, *memory_by, *cpus_by;
+	char pids_buf[64];	/* pids_by, when it names a uid */
 };
 
 /*
@@ -147,13 +157,17 @@ long long cdt_sandbox_start_time(long pid);
 
 /*
  * Kill a recorded process and its sandbox: only when pid still has
- * start_time (a recycled pid is never signalled), SIGKILL to its
+ * start_time (a recycled pid is never signalled).  First SIGTERM to the
+ * command: every descendant of pid (and pid itself) that is not bwrap,
+ * as bwrap would turn a SIGTERM of its own into a SIGKILL of the
+ * sandbox; then up to grace_ms for pid to go; then SIGKILL to its
  * process group and to it, waiting up to a second for it to go; then
  * the cgroups in cg are emptied (SIGKILL to what is left in them) and
  * removed.  When the start time differs nothing is signalled at all
  * and the cgroups are only removed if empty.  0 killed, 1 it was gone.
  */
-int cdt_sandbox_kill(long pid, long long start_time, struct cdt_cg *cg);
+int cdt_sandbox_kill(long pid, long long start_time, int64_t grace_ms,
+		     struct cdt_cg *cg);
 
 /* Remove the cgroups in cg that are empty; "" entries are skipped. */
 void cdt_sandbox_cg_rmdir(struct cdt_cg *cg);

@@ -24,6 +24,10 @@
 #include "store.h"
 
 #define IDLE_DEFAULT_MS (30 * 60 * 1000LL)
+/* The first of the sandbox uids (sandbox.uid): above systemd's ranges. */
+#define SANDBOX_UID 1900000000
+/* SIGTERM to SIGKILL for recorded processes (sandbox.kill_grace). */
+#define KILL_GRACE_DEFAULT_MS 3000
 #define MAX_AGE_DEFAULT_MS (24 * 3600 * 1000LL)
 #define MAX_SESSIONS_DEFAULT 5
 #define PRUNE_AFTER_DEFAULT_MS (7 * 24 * 3600 * 1000LL)
@@ -284,9 +288,36 @@ positive_number(const char *opt, const char *v, double *out)
 	return 0;
 }
 
+/* sandbox.cgroup none: no cgroup at all, the fallbacks (tests, checks). */
+static bool
+no_cgroup(struct sess *s)
+{
+	return !strcmp(cdt_cfg_str(&s->cfg, "sandbox.cgroup", "auto"),
+		       "none");
+}
+
+/*
+ * The uid the sandbox of session id runs as when RLIMIT_NPROC must bind
+ * (root, no pids cgroup): one of the 65536 from sandbox.uid (default
+ * SANDBOX_UID), picked by a hash of the id, so a session's runs share
+ * one count and two sessions share one only by a 1 in 65536 chance.
+ * 0 (sandbox.uid: 0): never drop root.
+ */
+static unsigned
+sandbox_uid(struct sess *s, const char *id)
+{
+	int64_t base = cdt_cfg_int(&s->cfg, "sandbox.uid", SANDBOX_UID);
+	uint32_t h = 2166136261u;
+	if (base <= 0 || base > 4294967294 - 65536)
+		return 0;
+	for (const char *p = id; p && *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return (unsigned)base + (h & 0xffff);
+}
+
 /* The session's sandbox document, from options over config. */
 static int
-make_sandbox(struct sess *s, jv *out)
+make_sandbox(struct sess *s, const char *id, jv *out)
 {
 	struct cdt_ctx *ctx = s->ctx;
 	const char *type = cdt_opt(ctx, "type");
@@ -350,13 +381,17 @@ make_sandbox(struct sess *s, jv *out)
 	lim = jv_object_set(lim, jv_string("disk_bytes"),
 			    jv_number((double)disk));
 	lim = jv_object_set(lim, jv_string("pids"), jv_number((double)pids));
+	struct cdt_sandbox mech = {
+		.bwrap = bwrap, .pids = pids, .no_cgroup = no_cgroup(s),
+		.uid = sandbox_uid(s, id),
+	};
 	jv enf = jv_object();
 	enf = jv_object_set(enf, jv_string("cpus"),
-			    jv_string(cdt_sandbox_cpus_mech()));
+			    jv_string(cdt_sandbox_cpus_mech(&mech)));
 	enf = jv_object_set(enf, jv_string("memory"),
-			    jv_string(cdt_sandbox_memory_mech()));
+			    jv_string(cdt_sandbox_memory_mech(&mech)));
 	enf = jv_object_set(enf, jv_string("pids"),
-			    jv_string(cdt_sandbox_pids_mech()));
+			    jv_string(cdt_sandbox_pids_mech(&mech)));
 	enf = jv_object_set(enf, jv_string("disk"), jv_string(
 		"rlimit_fsize per file; usage checked before each exec"));
 	enf = jv_object_set(enf, jv_string("network"), jv_string(
@@ -536,7 +571,8 @@ cdt_session_create(struct cdt_ctx *ctx)
 		rc = rc == 1 ? 0 : rc;
 		goto out;
 	}
-	if ((rc = make_sandbox(&s, &sb)))
+	cdt_uuid4(id);
+	if ((rc = make_sandbox(&s, id, &sb)))
 		goto out;
 	if (!strcmp(cdt_record_str(sb, "engine"), "bwrap") &&
 	    (rc = cdt_sandbox_probe()))
@@ -636,7 +672,6 @@ cdt_session_create(struct cdt_ctx *ctx)
 					      MAX_AGE_DEFAULT_MS);
 	int64_t now = now_ms();
 	jv rows = jv_invalid();
-	cdt_uuid4(id);
 	if ((rc = cdt_store_begin(s.st, CDT_TXN_WRITE)))
 		goto out;
 	rc = cdt_store_exec(s.st, "SELECT count(*) AS n FROM sessions WHERE "
@@ -802,7 +837,9 @@ reap_proc(struct sess *s, jv row, bool kill_it, jv *list)
 	jv_free(dirs);
 	const char *why;
 	if (kill_it) {
-		why = cdt_sandbox_kill(pid, start, &cg) ? "gone" : "killed";
+		why = cdt_sandbox_kill(pid, start, cdt_cfg_duration_ms(
+			&s->cfg, "sandbox.kill_grace", KILL_GRACE_DEFAULT_MS),
+				       &cg) ? "gone" : "killed";
 	} else {
 		if (cdt_sandbox_start_time(pid) == start)
 			return 0;
@@ -1668,7 +1705,7 @@ detach(struct sess *s, const struct cdt_sandbox *sb, char *const *cmd,
 				     jv_number((double)now)), NULL);
 	if (rc) {
 		/* Nothing left running that no row names. */
-		cdt_sandbox_kill(p.pid, p.start_time, &p.cg);
+		cdt_sandbox_kill(p.pid, p.start_time, 0, &p.cg);
 		goto out;
 	}
 	jv r = cdt_record_new("process");
@@ -1790,6 +1827,8 @@ cdt_session_exec(struct cdt_ctx *ctx)
 		.env = env,
 		.timeout_ms = timeout ? timeout :
 			rnum(sbd, "exec_timeout_ms", 0),
+		.no_cgroup = no_cgroup(&s),
+		.uid = sandbox_uid(&s, rstr(s.row, "id")),
 	};
 	if (jv_get_kind(lim) == JV_KIND_OBJECT) {
 		jv c = jv_object_get(jv_copy(lim), jv_string("cpus"));

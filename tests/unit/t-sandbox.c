@@ -244,10 +244,10 @@ main(void)
 		usleep(1000);	/* the start mark comes before the echo */
 	struct cdt_cg none_cg;
 	memset(&none_cg, 0, sizeof(none_cg));
-	is_int(cdt_sandbox_kill(dp.pid, dp.start_time + 1, &none_cg), 1,
+	is_int(cdt_sandbox_kill(dp.pid, dp.start_time + 1, 0, &none_cg), 1,
 	       "a different start time: not killed");
 	ok(kill((pid_t)dp.pid, 0) == 0, "and it is still running");
-	is_int(cdt_sandbox_kill(dp.pid, dp.start_time, &dp.cg), 0,
+	is_int(cdt_sandbox_kill(dp.pid, dp.start_time, 0, &dp.cg), 0,
 	       "the recorded start time: killed");
 	is_int((int)cdt_sandbox_start_time(dp.pid), -1, "and gone");
 	char got[64] = "";
