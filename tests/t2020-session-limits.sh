@@ -5,6 +5,17 @@
 # (never skips) where there is none.
 . "$(dirname "$0")/lib.sh"
 
+# none_left PATTERN [PGREP-OPTION...]: no process matches within 2 s
+# (the kernel ends a pid namespace's processes asynchronously).
+none_left() {
+	p=$1; shift
+	for i in $(seq 20); do
+		pgrep "$@" ${p:+-x -f "$p"} >/dev/null || return 0; sleep 0.1
+	done
+	echo "still running: $(pgrep -a "$@" ${p:+-x -f "$p"})"; return 1
+}
+export -f none_left
+
 t_case 'enforced_by names a mechanism for pids and memory' '
 	cdt-session create --owner-pid 0 >s &&
 	jq -r ".sandbox.enforced_by | \"# pids: \(.pids); memory: \(.memory)\"" s &&
@@ -79,6 +90,86 @@ except OSError as e:
 	t_grep "over its disk limit" err &&
 	jq -e ".type == \"error\" and .code == 75" r &&
 	rm "$ws/a" && cdt-session exec "$S" -- true
+'
+
+# The fallback, forced (sandbox.cgroup none, through its variable): as
+# root RLIMIT_NPROC binds only because bwrap starts as an unprivileged
+# uid of the sandbox.uid range; the workspace reaches it idmapped.
+t_case 'fallback: the record names RLIMIT_NPROC (uid N), RLIMIT_AS, affinity' '
+	S=$(CDT_SANDBOX_CGROUP=none cdt-session create --owner-pid 0) &&
+	echo "$S" | jq -c ".sandbox.enforced_by | {pids, memory, cpus}" >by &&
+	sed "s/^/# /" by &&
+	jq -e ".pids | test(\"^RLIMIT_NPROC \\\\(uid 19000[0-9]{5}\\\\)$\")" by &&
+	jq -e ".memory == \"RLIMIT_AS\" and .cpus == \"affinity\"" by &&
+	id=$(echo "$S" | jq -r .id) &&
+	CDT_SANDBOX_CGROUP=none cdt-session create --owner-pid 0 --jq .sandbox.enforced_by.pids >by2 &&
+	echo "# a second session: $(cat by2)" &&
+	mkdir -p "$XDG_CONFIG_HOME/cdt" &&
+	printf "sandbox:\n  uid: 0\n" >"$XDG_CONFIG_HOME/cdt/config.yaml" &&
+	CDT_SANDBOX_CGROUP=none cdt-session create --owner-pid 0 --jq .sandbox.enforced_by.pids >by3 &&
+	echo "none (RLIMIT_NPROC does not bind root)" >want && t_cmp want by3
+'
+
+t_case 'fallback: a fork bomb fails with EAGAIN under RLIMIT_NPROC as the uid; nothing is left' '
+	export CDT_SANDBOX_CGROUP=none &&
+	S=$(cdt-session create --owner-pid 0 --pids 32) &&
+	uid=$(echo "$S" | jq -r .sandbox.enforced_by.pids | sed "s/.*uid \([0-9]*\))/\1/") &&
+	echo "# pids by $(echo "$S" | jq -r .sandbox.enforced_by.pids)" &&
+	id=$(echo "$S" | jq -r .id) &&
+	timeout 60 cdt-session exec "$id" -- sh -c "
+		cat /proc/self/status | grep -E \"^(Uid|Gid):\"
+		i=0; while [ \$i -lt 200 ]; do sleep 7 & i=\$((i + 1)); done
+		wait" >r 2>err; rc=$?;
+	[ $rc -ne 0 ] && [ $rc -ne 124 ] &&
+	jq -r "select(.type == \"exec\") | .data" r >out &&
+	grep -q "Cannot fork" out && grep -q "^Uid:.*1000" out &&
+	none_left "sleep 7" && none_left "" -U "$uid" &&
+	cdt-session exec "$id" -- sh -c "echo host usable" >r2 &&
+	jq -r "select(.type == \"exec\") | .data" r2 | grep -qx "host usable"
+'
+
+t_case 'fallback: a memory hog fails under RLIMIT_AS (MemoryError), not by a cgroup' '
+	export CDT_SANDBOX_CGROUP=none &&
+	id=$(cdt-session create --owner-pid 0 --memory 64M --jq .id) &&
+	timeout 60 cdt-session exec "$id" -- python3 -c "
+x = b\"x\" * (300 << 20)
+print(\"allocated\")" >r 2>err; rc=$?;
+	[ $rc -eq 1 ] &&
+	jq -r "select(.type == \"exec\") | .data" r >out &&
+	! grep -q allocated out && grep -q MemoryError out &&
+	tail -n1 r | jq -e ".oom_killed == false and .signal == null"
+'
+
+t_case 'fallback: files written inside are root'"'"'s on the host; files and checkpoint see them' '
+	export CDT_SANDBOX_CGROUP=none &&
+	S=$(cdt-session create --owner-pid 0 --jq .id) &&
+	ws=$(cdt-session get "$S" --jq .workspace) &&
+	echo host >"$ws/h.txt" && chmod 600 "$ws/h.txt" &&
+	cdt-session exec "$S" -- sh -c "cat h.txt && echo more >>h.txt &&
+		mkdir -p d && echo inside >d/new.txt && stat -c %u:%g d/new.txt" >r &&
+	jq -j "select(.type == \"exec\") | .data" r >out &&
+	printf "host\n1000:1000\n" >want && t_cmp want out &&
+	stat -c "%u:%g %a" "$ws/d/new.txt" "$ws/d" "$ws/h.txt" >own &&
+	printf "0:0 644\n0:0 755\n0:0 600\n" >want && t_cmp want own &&
+	cdt-files --session "$S" read d/new.txt </dev/null >f &&
+	jq -e ".content == \"inside\\n\"" f &&
+	cdt-checkpoint --session "$S" create -m fallback </dev/null >c &&
+	jq -e ".type == \"checkpoint\" and .files_changed == 2" c &&
+	git -C "$ws" show --name-only --format= "$(jq -r .sha c)" >names &&
+	printf "d/new.txt\nh.txt\n" >want && t_cmp want names
+'
+
+t_case 'fallback: --cpus 1 by affinity, the detached process as the uid' '
+	export CDT_SANDBOX_CGROUP=none &&
+	S=$(cdt-session create --owner-pid 0 --type persistent --cpus 1) &&
+	id=$(echo "$S" | jq -r .id) &&
+	cdt-session exec "$id" --detach -- sleep 4201 >p &&
+	jq -e ".enforced_by.cpus == \"affinity\" and (.enforced_by.pids | startswith(\"RLIMIT_NPROC (uid \"))" p &&
+	pid=$(jq -r .pid p) &&
+	uid=$(jq -r .enforced_by.pids p | sed "s/.*uid \([0-9]*\))/\1/") &&
+	grep -q "^Cpus_allowed_list:[[:space:]]*0$" /proc/$pid/status &&
+	awk "/^Uid:/ { print \$2 }" /proc/$pid/status >u && echo "$uid" >want && t_cmp want u &&
+	cdt-session terminate "$id" >/dev/null && ! pgrep -f "sleep 4201"
 '
 
 t_done

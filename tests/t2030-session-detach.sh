@@ -125,4 +125,40 @@ t_case 'detach under --sandbox none: terminate kills its process group' '
 	jq -e ".ended_processes[0].end_reason == \"killed\"" t && gone "sleep 414[12]"
 '
 
+t_case 'terminate sends SIGTERM first: a trap gets it and writes a file' '
+	S=$(persistent) && ws=$(cdt-session get "$S" --jq .workspace) &&
+	cdt-session exec "$S" --detach -- sh -c "trap \"echo got term >>/home/dev/t; exit 0\" TERM; echo up; while :; do sleep 0.1; done" >r &&
+	log=$(jq -r .log r) &&
+	for i in $(seq 50); do grep -q up "$log" && break; sleep 0.1; done &&
+	cdt-session terminate "$S" >t &&
+	jq -e ".ended_processes[0].end_reason == \"killed\"" t &&
+	echo "got term" >want && t_cmp want "$ws/t" && gone "while :; do sleep 0.1"
+'
+
+t_case 'gc sends SIGTERM first too; the uid fallback the same' '
+	{ sleep 60 & } && owner=$! &&
+	S=$(CDT_SANDBOX_CGROUP=none cdt-session create --type persistent --owner-pid $owner --jq .id) &&
+	ws=$(cdt-session get "$S" --jq .workspace) &&
+	CDT_SANDBOX_CGROUP=none cdt-session exec "$S" --detach -- sh -c "trap \"echo gc term >>/home/dev/t; exit 0\" TERM; echo up; while :; do sleep 0.1; done" >r &&
+	jq -e ".enforced_by.pids | startswith(\"RLIMIT_NPROC (uid \")" r &&
+	log=$(jq -r .log r) &&
+	for i in $(seq 50); do grep -q up "$log" && break; sleep 0.1; done &&
+	kill $owner && wait $owner; cdt-session gc >g &&
+	jq -e ".reason == \"owner process gone\" and .ended_processes[0].end_reason == \"killed\"" g &&
+	echo "gc term" >want && t_cmp want "$ws/t" && stat -c %u "$ws/t" >u &&
+	echo 0 >want && t_cmp want u && gone "while :; do sleep 0.1"
+'
+
+t_case 'a process that ignores SIGTERM is killed after sandbox.kill_grace' '
+	mkdir -p "$XDG_CONFIG_HOME/cdt" &&
+	printf "sandbox:\n  kill_grace: 2s\n" >"$XDG_CONFIG_HOME/cdt/config.yaml" &&
+	S=$(persistent) && ws=$(cdt-session get "$S" --jq .workspace) &&
+	cdt-session exec "$S" --detach -- sh -c "trap \"echo ignored >>/home/dev/t\" TERM; echo up; while :; do sleep 0.1; done" >r &&
+	log=$(jq -r .log r) &&
+	for i in $(seq 50); do grep -q up "$log" && break; sleep 0.1; done &&
+	cdt-session terminate "$S" >t &&
+	jq -e ".ended_processes[0].end_reason == \"killed\"" t &&
+	gone "while :; do sleep 0.1" && echo ignored >want && t_cmp want "$ws/t"
+'
+
 t_done

@@ -257,6 +257,35 @@ main(void)
 	if (lfd >= 0)
 		close(lfd);
 	is_str(got, "up\n", "its output is in the log");
+
+	/* A TERM with a grace: the trap runs before anything is killed. */
+	char *c7[] = { (char[]){ "sh" }, (char[]){ "-c" }, (char[]){
+		"trap 'echo term; exit 0' TERM; echo up; "
+		"while :; do sleep 0.1; done" } };
+	unlink(log);
+	is_int(cdt_sandbox_spawn(&none, c7, 3, log, "t-sandbox-term", &dp),
+	       0, "spawn a TERM trap");
+	for (int i = 0; i < 5000 && (stat(log, &lst) || !lst.st_size); i++)
+		usleep(1000);
+	is_int(cdt_sandbox_kill(dp.pid, dp.start_time, 5000, &dp.cg), 0,
+	       "killed with a grace");
+	lfd = open(log, O_RDONLY);
+	ln = lfd >= 0 ? read(lfd, got, sizeof(got) - 1) : -1;
+	got[ln > 0 ? ln : 0] = 0;
+	if (lfd >= 0)
+		close(lfd);
+	is_str(got, "up\nterm\n", "the trap got SIGTERM first");
+
+	/* The mechanisms' names without cgroups. */
+	struct cdt_sandbox fb = { .bwrap = true, .pids = 8, .no_cgroup = true,
+				  .uid = 1900000007 };
+	is_str(cdt_sandbox_pids_mech(&fb), geteuid() ? "RLIMIT_NPROC" :
+	       "RLIMIT_NPROC (uid 1900000007)", "pids: RLIMIT_NPROC");
+	is_str(cdt_sandbox_memory_mech(&fb), "RLIMIT_AS", "memory: RLIMIT_AS");
+	is_str(cdt_sandbox_cpus_mech(&fb), "affinity", "cpus: affinity");
+	fb.uid = 0;
+	is_str(cdt_sandbox_pids_mech(&fb), geteuid() ? "RLIMIT_NPROC" :
+	       "none (RLIMIT_NPROC does not bind root)", "no uid: none");
 	ok(!stat(log, &lst) && (lst.st_mode & 0777) == 0600, "log 0600");
 	unlink(log);
 	snprintf(p, sizeof(p), "%s/.git/config", ws);
