@@ -15,7 +15,8 @@
  * byte to a private pipe: a run that never wrote it never started (the
  * sandbox failed: 125), and a missing or non-executable command is 127 or
  * 126 as in env(1).  Limits are set in the child before bwrap starts:
- * RLIMIT_AS (memory), RLIMIT_NPROC (pids; it does not bind root),
+ * RLIMIT_AS (memory), RLIMIT_NPROC (pids; as root, with bwrap run as an
+ * unprivileged uid, see cdt_sandbox_pids_mech),
  * RLIMIT_FSIZE (disk, per file), RLIMIT_CORE 0, and CPU affinity.  The
  * timeout kills bwrap's process group; --die-with-parent takes the
  * sandbox's pid namespace down with it.  Under bwrap a command killed by
