@@ -116,6 +116,7 @@ static const struct key schema[] = {
 	{ "sandbox.cgroup", K_ENUM, "auto|none" },
 	{ "sandbox.uid", K_INT, NULL },
 	{ "sandbox.kill_grace", K_DURATION, NULL },
+	{ "sandbox.log_max", K_SIZE, NULL },
 
 	{ "auth", K_MAP, NULL },
 	{ "auth.signing_key_file", K_STRING, NULL },

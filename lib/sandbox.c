@@ -1157,13 +1157,87 @@ detached(const struct cdt_sandbox *sb, char **argv, pid_t first, int in,
 	child(sb, argv, in, logfd, logfd, mark, cg, tree);
 }
 
+/*
+ * The log's writer (a detached process of its own, outside the sandbox):
+ * what comes on fd 0 goes to the log on fd 1; past max bytes the log
+ * becomes log.1 (replacing the one before) and a new log starts.  Ends
+ * at end of input, when the sandbox has gone.  Async-signal-safe.
+ */
+static void
+logger(const char *log, uint64_t max)
+{
+	char buf[65536], old[4200];
+	struct stat st;
+	snprintf(old, sizeof(old), "%s.1", log);
+	uint64_t size = fstat(1, &st) ? 0 : (uint64_t)st.st_size;
+	for (;;) {
+		ssize_t n = read(0, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (char *q = buf; n > 0; ) {
+			if (size >= max) {
+				int fd;
+				if (rename(log, old) || (fd = open(log,
+				    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
+				    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+					_exit(1);
+				dup2(fd, 1);
+				close(fd);
+				size = 0;
+			}
+			size_t k = (size_t)n < max - size ? (size_t)n :
+				(size_t)(max - size);
+			ssize_t w = write(1, q, k);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				_exit(1);
+			q += w;
+			n -= w;
+			size += (uint64_t)w;
+		}
+	}
+	_exit(0);
+}
+
+/*
+ * In the first child, with a log cap: start the logger on a pipe whose
+ * writing end replaces *logfd; the logger keeps done open till it ends.
+ */
+static void
+start_logger(const char *log, uint64_t max, int *logfd, int devnull,
+	     int done)
+{
+	int lp[2];
+	if (pipe2(lp, O_CLOEXEC))
+		_exit(CDT_SANDBOX_EXIT_NOTRUN);
+	pid_t l = fork();
+	if (l < 0)
+		_exit(CDT_SANDBOX_EXIT_NOTRUN);
+	if (l == 0) {
+		int keep = fcntl(done, F_DUPFD, 10);
+		dup2(lp[0], 0);
+		dup2(*logfd, 1);
+		dup2(devnull, 2);
+		dup2(keep, 3);
+		close_range(4, ~0U, 0);
+		logger(log, max);
+	}
+	close(lp[0]);
+	close(*logfd);
+	*logfd = lp[1];
+}
+
 int
 cdt_sandbox_spawn(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
-		  const char *log, const char *name, struct cdt_sandbox_proc *p)
+		  const char *log, uint64_t log_max, const char *name,
+		  struct cdt_sandbox_proc *p)
 {
-	int mark[2] = { -1, -1 }, idp[2] = { -1, -1 };
+	int mark[2] = { -1, -1 }, idp[2] = { -1, -1 }, done[2] = { -1, -1 };
 	int logfd = -1, devnull = -1, rc = 0, tree = -1;
-	char **argv = NULL;
+	char **argv = NULL, c = 0;
 	struct stat st;
 
 	memset(p, 0, sizeof(*p));
@@ -1175,8 +1249,9 @@ cdt_sandbox_spawn(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 		return cdt_err_errno(EX_CANTCREAT, "cannot open the log '%s'",
 				     log);
 	off_t from = fstat(logfd, &st) ? 0 : st.st_size;
-	if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
-	    pipe2(mark, O_CLOEXEC) || pipe2(idp, O_CLOEXEC)) {
+	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
+	    pipe2(mark, O_CLOEXEC) || pipe2(idp, O_CLOEXEC) ||
+	    pipe2(done, O_CLOEXEC)) {
 		rc = cdt_err_errno(EX_OSERR, "cannot make a pipe");
 		goto out;
 	}
@@ -1197,6 +1272,9 @@ cdt_sandbox_spawn(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 	if (c1 == 0) {
 		pid_t first = getpid();
 		setsid();
+		if (log_max)
+			start_logger(log, log_max, &logfd, devnull, done[1]);
+		close(done[1]);
 		pid_t c2 = fork();
 		if (c2 == 0)
 			detached(sb, argv, first, devnull, logfd, mark[1],
@@ -1206,6 +1284,7 @@ cdt_sandbox_spawn(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 	closefd(&tree);
 	closefd(&mark[1]);
 	closefd(&idp[1]);
+	closefd(&done[1]);
 	int status;
 	while (waitpid(c1, &status, 0) < 0 && errno == EINTR)
 		;
@@ -1226,11 +1305,15 @@ cdt_sandbox_spawn(const struct cdt_sandbox *sb, char *const *cmd, int ncmd,
 	}
 	/* The byte on the mark pipe: the sandbox is up; EOF: it failed. */
 	struct pollfd pf = { mark[0], POLLIN, 0 };
-	char c;
 	if (poll(&pf, 1, 30000) > 0 && read(mark[0], &c, 1) == 1)
 		p->started = true;
 out:
 	if (!p->started && !rc) {
+		/* bwrap's words pass through the logger: let it end first. */
+		struct pollfd df = { done[0], POLLIN, 0 };
+		while (done[0] >= 0 && poll(&df, 1, 5000) > 0 &&
+		       read(done[0], &c, 1) > 0)
+			;
 		int fd = open(log, O_RDONLY | O_CLOEXEC);
 		ssize_t n = fd < 0 ? -1 : pread(fd, p->why,
 						sizeof(p->why) - 1, from);
@@ -1251,6 +1334,8 @@ out:
 	closefd(&mark[1]);
 	closefd(&idp[0]);
 	closefd(&idp[1]);
+	closefd(&done[0]);
+	closefd(&done[1]);
 	closefd(&devnull);
 	closefd(&logfd);
 	closefd(&tree);

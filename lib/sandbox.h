@@ -139,7 +139,10 @@ struct cdt_sandbox_proc {
  * Start the command detached: in a session of its own (setsid, then a
  * second fork, so it is nobody's child here), standard input /dev/null,
  * its output appended to the file log (made 0600), its cgroups named
- * name (unique: they outlive this process).  Under bwrap the second
+ * name (unique: they outlive this process).  With log_max (bytes), the
+ * output goes through a writer process of its own (outside the sandbox,
+ * ending with it) that keeps the log under log_max: past it the log
+ * becomes log.1, replacing the one before, and a new log starts.  Under bwrap the second
  * child waits until the first has gone before it starts bwrap, so
  * --die-with-parent binds bwrap to the process that adopted it and the
  * sandbox's pid namespace to bwrap: killing bwrap ends the sandbox.
@@ -147,8 +150,8 @@ struct cdt_sandbox_proc {
  * from the log, the cgroups removed).  0, or a status (reported).
  */
 int cdt_sandbox_spawn(const struct cdt_sandbox *sb, char *const *cmd,
-		      int ncmd, const char *log, const char *name,
-		      struct cdt_sandbox_proc *p);
+		      int ncmd, const char *log, uint64_t log_max,
+		      const char *name, struct cdt_sandbox_proc *p);
 
 /*
  * A process's start time (field 22 of /proc/PID/stat, clock ticks since

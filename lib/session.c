@@ -28,6 +28,8 @@
 #define SANDBOX_UID 1900000000
 /* SIGTERM to SIGKILL for recorded processes (sandbox.kill_grace). */
 #define KILL_GRACE_DEFAULT_MS 3000
+/* A detached process's log is rotated past this (sandbox.log_max). */
+#define LOG_MAX_DEFAULT ((uint64_t)10 << 20)
 #define MAX_AGE_DEFAULT_MS (24 * 3600 * 1000LL)
 #define MAX_SESSIONS_DEFAULT 5
 #define PRUNE_AFTER_DEFAULT_MS (7 * 24 * 3600 * 1000LL)
@@ -1684,7 +1686,9 @@ detach(struct sess *s, const struct cdt_sandbox *sb, char *const *cmd,
 	int64_t now = now_ms();
 	snprintf(name, sizeof(name), "cdt-detach-%.8s-%ld-%lld", id,
 		 (long)getpid(), (long long)now);
-	if ((rc = cdt_sandbox_spawn(sb, cmd, ncmd, log, name, &p)))
+	uint64_t log_max = cdt_cfg_size(&s->cfg, "sandbox.log_max",
+					LOG_MAX_DEFAULT);
+	if ((rc = cdt_sandbox_spawn(sb, cmd, ncmd, log, log_max, name, &p)))
 		goto out;
 	if (!p.started) {
 		rc = cdt_err(EX_UNAVAILABLE, "the sandbox did not start: %s%s",

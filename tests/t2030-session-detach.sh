@@ -161,4 +161,22 @@ t_case 'a process that ignores SIGTERM is killed after sandbox.kill_grace' '
 	gone "while :; do sleep 0.1" && echo ignored >want && t_cmp want "$ws/t"
 '
 
+t_case 'the log is rotated past sandbox.log_max: one older file kept, nothing lost in between' '
+	mkdir -p "$XDG_CONFIG_HOME/cdt" &&
+	printf "sandbox:\n  log_max: 2K\n" >"$XDG_CONFIG_HOME/cdt/config.yaml" &&
+	S=$(persistent) &&
+	cdt-session exec "$S" --detach -- sh -c "i=0; while [ \$i -lt 300 ]; do echo \"line \$i of the detached process\"; i=\$((i + 1)); done; echo end; exec sleep 4161" >r &&
+	log=$(jq -r .log r) &&
+	for i in $(seq 50); do grep -q "^end$" "$log" 2>/dev/null && break; sleep 0.1; done &&
+	t_grep "^end$" "$log" &&
+	[ "$(stat -c %s "$log.1")" = 2048 ] && [ "$(stat -c %s "$log")" -le 2048 ] &&
+	[ "$(stat -c %a "$log.1")" = 600 ] && [ "$(stat -c %a "$log")" = 600 ] &&
+	{ i=0; while [ $i -lt 300 ]; do echo "line $i of the detached process"; i=$((i + 1)); done; echo end; } >all &&
+	cat "$log.1" "$log" >kept && n=$(stat -c %s kept) &&
+	tail -c "$n" all >want && t_cmp want kept &&
+	! ls "$log.2" 2>/dev/null &&
+	cdt-session terminate "$S" >/dev/null && gone "sleep 4161" &&
+	gone "cdt-session exec $S"
+'
+
 t_done

@@ -231,7 +231,7 @@ main(void)
 		       (char[]){ "echo up; exec sleep 300" } };
 	struct cdt_sandbox_proc dp;
 	struct cdt_sandbox none = { .bwrap = false, .workspace = ws };
-	is_int(cdt_sandbox_spawn(&none, c6, 3, log, "t-sandbox-detach", &dp),
+	is_int(cdt_sandbox_spawn(&none, c6, 3, log, 0, "t-sandbox-detach", &dp),
 	       0, "spawn");
 	ok(dp.started, "the detached command started");
 	is_int((int)(cdt_sandbox_start_time(dp.pid) == dp.start_time), 1,
@@ -263,7 +263,8 @@ main(void)
 		"trap 'echo term; exit 0' TERM; echo up; "
 		"while :; do sleep 0.1; done" } };
 	unlink(log);
-	is_int(cdt_sandbox_spawn(&none, c7, 3, log, "t-sandbox-term", &dp),
+	is_int(cdt_sandbox_spawn(&none, c7, 3, log, 1 << 20, "t-sandbox-term",
+				 &dp),
 	       0, "spawn a TERM trap");
 	for (int i = 0; i < 5000 && (stat(log, &lst) || !lst.st_size); i++)
 		usleep(1000);
