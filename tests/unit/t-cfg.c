@@ -707,7 +707,7 @@ test_env(void)
 	for (; t[n].name; n++)
 		ok(t[n].key && t[n].help && *t[n].help,
 		   "env table: %s has a key and help", t[n].name);
-	is_int(n, 5, "env table: five overrides, NULL-terminated");
+	is_int(n, 6, "env table: six overrides, NULL-terminated");
 
 	load(&cfg, "routing: {priority: [a, b]}\nstorage: {backend: local}\n"
 		   "store: {backend: sqlite, path: /x.db}\n");
@@ -716,6 +716,7 @@ test_env(void)
 	setenv("CDT_STORE_URL", "postgresql://u@db/cdt", 1);
 	setenv("CDT_STORAGE", "s3", 1);
 	setenv("CDT_SANDBOX_ENGINE", "none", 1);
+	setenv("CDT_SANDBOX_CGROUP", "none", 1);
 	is_int(cdt_cfg_load_env(&cfg), 0, "env overrides apply");
 	jv p = cdt_cfg_get(&cfg, "routing.priority");
 	ok(jv_equal(p, jv_parse("[\"claude\",\"gemini\"]")),
@@ -730,6 +731,8 @@ test_env(void)
 	       "CDT_STORAGE");
 	is_str(cdt_cfg_str(&cfg, "sandbox.engine", NULL), "none",
 	       "CDT_SANDBOX_ENGINE");
+	is_str(cdt_cfg_str(&cfg, "sandbox.cgroup", NULL), "none",
+	       "CDT_SANDBOX_CGROUP");
 	const char *origin;
 	int line, col;
 	ok(cdt_cfg_where(&cfg, "storage.backend", &origin, &line, &col) &&
