@@ -105,16 +105,32 @@ VG := valgrind -q --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite --show-leak-kinds=definite \
 	--suppressions=$(CURDIR)/tests/valgrind.supp
 
+# The shell test files.  Under SANITIZE the ones that check packaging
+# (every option in the man pages and the three shells' completions, no
+# stub text) are left to the plain pass: they drive mandoc and shells,
+# and the tools' part of them (--list-options) is t0000's.
+# The longest files start first, so that with prove -j2 none of them is
+# left running alone at the end.
+TEST_SLOW := tests/t9000-examples.sh tests/t4010-files-hostile.sh \
+	tests/t0030-fakeprov.sh tests/t0910-completions.sh tests/t3000-chat-send.sh
+TEST_SH := $(filter $(TEST_SLOW),$(wildcard tests/t[0-9]*.sh))
+TEST_SH := $(filter $(TEST_SH),$(TEST_SLOW)) \
+	$(filter-out $(TEST_SLOW),$(sort $(wildcard tests/t[0-9]*.sh)))
+ifneq ($(SANITIZE),)
+TEST_SH := $(filter-out tests/t0900-man.sh tests/t0910-completions.sh \
+	tests/t9010-no-stubs.sh,$(TEST_SH))
+endif
+
 ifeq ($(VALGRIND),1)
 test:
 	$(Q)CDT_SRC=$(CURDIR) $(PROVE) $(PROVE_FLAGS) --exec '$(VG)' \
 		$(UNIT_PROGS)
 	$(Q)CDT_VALGRIND='$(VG)' CDT_SRC=$(CURDIR) $(PROVE) $(PROVE_FLAGS) \
-		tests/t[0-9]*.sh
+		$(TEST_SH)
 else
 test:
 	$(Q)$(SAN_ENV) CDT_SRC=$(CURDIR) $(PROVE) $(PROVE_FLAGS) \
-		$(UNIT_PROGS) tests/t[0-9]*.sh
+		$(UNIT_PROGS) $(TEST_SH)
 endif
 
 # The store-touching tests again on a throwaway PostgreSQL 15 cluster, as
