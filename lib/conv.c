@@ -306,6 +306,15 @@ by_id(struct cdt_store *st, const struct cdt_conv_pick *pk,
 		rc = take_row(pk, c, jv_array_get(jv_copy(rows), 0));
 	}
 	jv_free(rows);
+	if (rc || *found)
+		return rc;
+	/* Row level security hides another org's: answer as SQLite does. */
+	char taken[CDT_CONV_ID_MAX];
+	rc = cdt_store_login_org(st, "conversation", pk->id, NULL, taken,
+				 sizeof(taken));
+	if (!rc && *taken)
+		rc = cdt_err_class(EX_NOINPUT, "not_found", "no such "
+				   "conversation '%s'", pk->id);
 	return rc;
 }
 

@@ -149,7 +149,8 @@ void cdt_store_set_org(struct cdt_store *st, const char *org_id);
  * rows yet): the org id that login needs, into out ("" when none): kind
  * "key" (value: an API key id), "refresh" (a refresh token's SHA-256
  * hex), "email" (a user's first org, or the one named org_name), "org"
- * (an org's name); "user" gives a user's id by email.  Through the one
+ * (an org's name); "user" gives a user's id by email, "conversation" the
+ * id itself when a conversation of any org has it.  Through the one
  * SECURITY DEFINER function cdt_login_org.  SQLite: always "" (no row
  * level security, no need).
  */

@@ -897,8 +897,9 @@ query_text(struct cdt_store *st, const char *sql)
  * Tenant isolation, set up by `cdt store migrate --admin-url` after every
  * migration (idempotent).  Every table with org data gets ENABLE and
  * FORCE ROW LEVEL SECURITY and one policy on cdt_org(), the org the store
- * sets with SET LOCAL in each transaction ('' when none: then only the
- * rows of no org, such as chat history kept without an identity, show):
+ * sets with SET LOCAL in each transaction (NULL when unset or '': then no
+ * row shows, not even one stored with org '', such as chat history kept
+ * before the caller check):
  *   orgs			id = cdt_org()
  *   a table with org_id	org_id = cdt_org()
  *   users			a membership or an API key in cdt_org() (a
@@ -916,13 +917,16 @@ query_text(struct cdt_store *st, const char *sql)
  * NOLOGIN role cdt_login (which alone may read every row, and only
  * SELECT): the org of an API key id ('key'), of a refresh token's hash
  * ('refresh'), of a user's first membership, or the one named, by email
- * ('email'), of an org name ('org'), and a user's id by email ('user').
+ * ('email'), of an org name ('org'), a user's id by email ('user'), and
+ * whether a conversation id is taken ('conversation': the id itself, so
+ * that a message record naming another org's conversation answers 66 as
+ * on SQLite, instead of a new conversation the policy then refuses).
  */
 static const char rls_sql[] =
 	"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
 	"'cdt_login') THEN CREATE ROLE cdt_login NOLOGIN; END IF; END $$; "
 	"CREATE OR REPLACE FUNCTION cdt_org() RETURNS text LANGUAGE sql "
-	"STABLE AS $f$ SELECT coalesce(current_setting('cdt.org', true), '') "
+	"STABLE AS $f$ SELECT nullif(current_setting('cdt.org', true), '') "
 	"$f$; "
 	"DO $$ DECLARE t record; c text; k text; BEGIN "
 	"FOR t IN SELECT r.relname AS n, r.oid FROM pg_class r WHERE "
@@ -943,7 +947,7 @@ static const char rls_sql[] =
 	"(SELECT 1 FROM conversations v WHERE v.id = conversation_id)' END; "
 	"IF c IS NULL THEN RAISE EXCEPTION 'cdt: no row level security rule "
 	"for table %', t.n; END IF; "
-	"k := CASE t.n WHEN 'users' THEN 'cdt_org() <> ''''' WHEN 'audit' "
+	"k := CASE t.n WHEN 'users' THEN 'cdt_org() IS NOT NULL' WHEN 'audit' "
 	"THEN 'org_id IS NULL OR org_id = cdt_org()' ELSE c END; "
 	"EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t.n); "
 	"EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t.n); "
@@ -966,7 +970,9 @@ static const char rls_sql[] =
 	"val AND (org_name IS NULL OR o.name = org_name) ORDER BY "
 	"m.created_at, m.org_id LIMIT 1) "
 	"WHEN 'org' THEN (SELECT id FROM orgs WHERE name = val) "
-	"WHEN 'user' THEN (SELECT id FROM users WHERE email = val) END $f$; "
+	"WHEN 'user' THEN (SELECT id FROM users WHERE email = val) "
+	"WHEN 'conversation' THEN (SELECT id FROM conversations WHERE id = "
+	"val) END $f$; "
 	"REVOKE ALL ON FUNCTION cdt_login_org(text, text, text) FROM PUBLIC; "
 	"ALTER FUNCTION cdt_login_org(text, text, text) OWNER TO cdt_login; ";
 
