@@ -5,6 +5,8 @@
 #   t_jsoneq a b		compare two JSON streams (jq -S on both sides)
 #   t_fails CODE cmd...		cmd must exit with exactly CODE (not a signal)
 #   t_done			print the plan; exit 1 when a case failed
+#   t_identity			the identity a first command makes on SQLite
+#				(cdt-auth init on PostgreSQL, which makes none)
 #
 # Each case gets a fresh $CDT_HOME, $HOME and config directory, no CDT_*
 # variables from the caller, and NO_PROXY for loopback.  Its output goes
@@ -79,6 +81,13 @@ t_case() {
 t_done() {
 	echo "1..$T_N"
 	[ $T_FAILED -eq 0 ]
+}
+
+# The local identity: SQLite makes it on the first command that needs
+# one; a PostgreSQL store (make test-pg) makes none by design, so there
+# the case makes it as its user would, with cdt-auth init.
+t_identity() {
+	[ -z "${CDT_STORE_URL:-}" ] || cdt-auth init >/dev/null 2>&1
 }
 
 t_cmp() {

@@ -10,19 +10,15 @@
 #   t2000, t2010, t2020       need the local-first identity, which is
 #                             SQLite-only by design (cdt_auth_bootstrap:
 #                             a shared store gets `cdt-auth init`)
-# Cases allowed to fail here ("file: case numbers"), with why:
+# Cases allowed to fail here, one line each ("file: case numbers"), with
+# why in a comment: none now.  Keep the list: a gap between the backends
+# found later goes here, visibly, until it is fixed.
 known='
-t1000-auth-basic.sh: 1 5 21
-t1050-auth-keys.sh: 4
-t6000-route-basic.sh: 16
-t6030-route-concurrency.sh: 2
 '
-# t1000 1, 21: the test's own SQL quotes strings with "..." (SQLite
-# only); t1000 5, t1050 4: the message names the store's URL, the test
-# wants "cdt.db"; t6030 2: PRAGMA integrity_check; t6000 16: expects
-# retry_after_s 5 from a breaker opened for 5 s two processes earlier,
-# which holds unless those take a second (seen with this pass and make
-# check running at once on 2 cores; passes alone).
+# A case that needs something of one backend says so itself: the local
+# identity (t_identity in tests/lib.sh), the store's name in messages
+# (${CDT_STORE_URL:-cdt.db}), the store's own check (t6030 store_intact),
+# another store (t1070 other).
 set -u
 cd "$(dirname "$0")/.."
 export CDT_SRC=$PWD PATH=$PWD/bin:$PATH
@@ -57,5 +53,6 @@ for f in "${files[@]}"; do
 		bad=1
 	fi
 done
-[ $bad = 0 ] && echo "test-pg: PostgreSQL pass OK; allowed to fail:" $known
+k=$(echo $known)
+[ $bad = 0 ] && echo "test-pg: PostgreSQL pass OK; allowed to fail: ${k:-none}"
 exit $bad

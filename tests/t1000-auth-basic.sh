@@ -24,8 +24,8 @@ t_case 'init: org, team, org-admin, key files, saved login' '
 	[ "$(stat -c %a "$CDT_HOME/auth.json")" = 600 ] &&
 	grep -Eqx "[0-9a-f]{64}" "$CDT_HOME/keys/signing.key" &&
 	jq -e ".refresh_token | startswith(\"cdt_rt_\")" "$CDT_HOME/auth.json" &&
-	store-open "$CDT_HOME/cdt.db" "SELECT key FROM meta WHERE key LIKE
-		\"auth.%\" ORDER BY key" >meta &&
+	store-open "$CDT_HOME/cdt.db" "SELECT key FROM meta WHERE key LIKE ?
+		ORDER BY key" "[\"auth.%\"]" >meta &&
 	printf "%s\n" "{\"key\":\"auth.key_type\"}" \
 		"{\"key\":\"auth.pepper_sha256\"}" \
 		"{\"key\":\"auth.signing_key_sha256\"}" >want &&
@@ -75,7 +75,7 @@ t_case 'whoami: records, text without the token, 77 when logged out' '
 	! grep -q "$(jq -r .token rec)" txt &&
 	cdt-auth logout && [ ! -e "$CDT_HOME/auth.json" ] &&
 	t_fails 77 cdt-auth whoami 2>err && t_grep "not logged in" err &&
-	t_grep "cdt.db" err
+	t_grep "${CDT_STORE_URL:-cdt.db}" err
 '
 
 t_case 'token: raw on a pipe; CDT_TOKEN and --token-file accept it' '
@@ -292,8 +292,8 @@ t_case 'auth.key_type eddsa: Ed25519 access tokens' '
 	cdt-auth whoami --token-file tok >/dev/null &&
 	rm "$XDG_CONFIG_HOME/cdt/config.yaml" &&
 	cdt-auth whoami --token-file tok >/dev/null &&
-	store-open "$CDT_HOME/cdt.db" "SELECT value FROM meta WHERE key =
-		\"auth.key_type\"" >kt && t_grep eddsa kt
+	store-open "$CDT_HOME/cdt.db" "SELECT value FROM meta WHERE key = ?" \
+		"[\"auth.key_type\"]" >kt && t_grep eddsa kt
 '
 
 t_case 'logout revokes the saved login for every holder' '

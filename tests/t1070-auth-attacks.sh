@@ -20,6 +20,13 @@ refused() {
 	t_grep "access token refused ($1)" err
 }
 
+# other CMD...: in another store with the same names, the home ./other
+# and its own SQLite store, in the PostgreSQL pass too (env: the binary,
+# not the pass's callercheck, which goes to the PostgreSQL database).
+other() {
+	CDT_HOME=$PWD/other env -u CDT_STORE_URL "$@"
+}
+
 b64url() {
 	base64 -w0 | tr "+/" "-_" | tr -d "="
 }
@@ -65,18 +72,18 @@ t_case 'signature: a flipped character, a forged key, an unknown kid' '
 	callercheck mint admin@acme.test acme \
 		"{\"__header\":{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"../../etc/passwd\"}}" \
 		>t && refused signature t &&
-	mkdir other && CDT_HOME=$PWD/other cdt-auth init --org acme --team web \
+	mkdir other && other cdt-auth init --org acme --team web \
 		--email admin@acme.test >/dev/null 2>&1 &&
-	CDT_HOME=$PWD/other callercheck mint admin@acme.test acme \
+	other callercheck mint admin@acme.test acme \
 		"{\"__header\":{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}}" >t &&
 	refused signature t
 '
 
 t_case 'a forged token that is also expired says signature, not expired' '
 	acme && mkdir other &&
-	CDT_HOME=$PWD/other cdt-auth init --org acme --team web \
+	other cdt-auth init --org acme --team web \
 		--email admin@acme.test >/dev/null 2>&1 &&
-	CDT_HOME=$PWD/other callercheck mint admin@acme.test acme \
+	other callercheck mint admin@acme.test acme \
 		"{\"__header\":{\"alg\":\"HS256\",\"typ\":\"at+jwt\"},\"exp\":\"-500\",\"iat\":\"-1000\"}" \
 		>t && refused signature t
 '
@@ -124,9 +131,9 @@ t_case 'revoked: a token of a login that was logged out' '
 
 t_case 'a token from another store with the same names is refused' '
 	acme && mkdir other &&
-	CDT_HOME=$PWD/other cdt-auth init --org acme --team web \
+	other cdt-auth init --org acme --team web \
 		--email admin@acme.test >/dev/null 2>&1 &&
-	CDT_HOME=$PWD/other cdt-auth token >t &&
+	other cdt-auth token >t &&
 	t_fails 77 cdt-auth whoami --token-file t 2>err &&
 	t_grep "(signature)" err
 '

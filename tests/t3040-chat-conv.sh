@@ -15,6 +15,7 @@ conv_of() {
 export -f conv_of
 
 t_case 'each invocation starts a new conversation' '
+	t_identity &&
 	fp_start fp && trap fp_stop EXIT && fp_env &&
 	cdt-chat --provider claude one >a 2>err &&
 	cdt-chat --provider claude two >b 2>err &&
@@ -23,6 +24,7 @@ t_case 'each invocation starts a new conversation' '
 '
 
 t_case '-c continues the most recently used one, with its history' '
+	t_identity &&
 	fp_start fp && trap fp_stop EXIT && fp_env &&
 	cdt-chat --provider claude one >a 2>err &&
 	cdt-chat --provider claude two >b 2>err &&
@@ -35,12 +37,14 @@ t_case '-c continues the most recently used one, with its history' '
 '
 
 t_case '-c with no conversation yet is 66' '
+	t_identity &&
 	fp_start fp && trap fp_stop EXIT && fp_env &&
 	t_fails 66 cdt-chat --provider claude -c hi >out 2>err &&
 	test "$(fp_hits)" -eq 0
 '
 
 t_case '--conversation takes a unique prefix; unknown 66, ambiguous 64' '
+	t_identity &&
 	fp_start fp && trap fp_stop EXIT && fp_env &&
 	cdt-chat --provider claude one >a 2>err &&
 	id=$(conv_of a) &&
@@ -59,6 +63,7 @@ t_case '--conversation takes a unique prefix; unknown 66, ambiguous 64' '
 '
 
 t_case '--session groups conversations; -c stays within the session' '
+	t_identity &&
 	fp_start fp && trap fp_stop EXIT && fp_env &&
 	S1=$(cdt-session create --owner-pid 0 --jq .id 2>/dev/null) &&
 	S2=$(cdt-session create --owner-pid 0 --jq .id) &&
@@ -72,6 +77,7 @@ t_case '--session groups conversations; -c stays within the session' '
 '
 
 t_case 'a session that is not in the store is 66, and nothing is sent' '
+	t_identity &&
 	fp_start fp && trap fp_stop EXIT && fp_env &&
 	t_fails 66 cdt-chat --provider claude --session nope hi >out 2>err &&
 	t_grep "no such session .nope." err &&
@@ -81,6 +87,7 @@ t_case 'a session that is not in the store is 66, and nothing is sent' '
 '
 
 t_case 'log: the latest conversation; --conversation; --session' '
+	t_identity &&
 	fp_start fp && trap fp_stop EXIT && fp_env &&
 	S=$(cdt-session create --owner-pid 0 --jq .id 2>/dev/null) &&
 	cdt-chat --provider claude --session $S one >a 2>err &&
@@ -97,6 +104,7 @@ t_case 'log: the latest conversation; --conversation; --session' '
 '
 
 t_case 'log: the records are the ones sent, and text for a person' '
+	t_identity &&
 	fp_start fp && trap fp_stop EXIT && fp_env &&
 	cdt-chat --provider claude hello >sent 2>err &&
 	cdt-chat log >log &&
@@ -107,6 +115,7 @@ t_case 'log: the records are the ones sent, and text for a person' '
 '
 
 t_case 'log with no store is 66 and creates nothing' '
+	t_identity &&
 	t_fails 66 cdt-chat log >out 2>err && [ ! -e "$CDT_HOME/cdt.db" ]
 '
 

@@ -173,6 +173,7 @@ t_case 'S20 bad requests and context-window errors never count' '
 '
 
 t_case 'S26 reset: closed, count 0, no block; status healthy' '
+	t_identity &&
 	fp_start fp && trap fp_stop EXIT && RT_RESET=60s rt_config && open_a &&
 	echo "{\"family\":\"b\",\"status\":429,\"headers\":{\"retry-after\":\"60\"}}" >fp/script.jsonl &&
 	t_fails 69 cdt-route --provider b send hi >/dev/null 2>&1 &&
@@ -185,6 +186,7 @@ t_case 'S26 reset: closed, count 0, no block; status healthy' '
 '
 
 t_case 'probe: open providers are not contacted; a due one is its trial' '
+	t_identity &&
 	fp_start fp && trap fp_stop EXIT && RT_RESET=60s rt_config && open_a &&
 	t_fails 1 cdt-route probe >out &&
 	[ "$(h a)" = 5 ] && [ "$(h b)" = 6 ] &&
@@ -199,6 +201,7 @@ t_case 'probe: open providers are not contacted; a due one is its trial' '
 '
 
 t_case 'probe: a rejected key marks the provider unhealthy' '
+	t_identity &&
 	fp_start fp && trap fp_stop EXIT && rt_config &&
 	echo "{\"b\":\"other\"}" >fp/keys.json &&
 	t_fails 1 cdt-route probe >out &&
