@@ -158,6 +158,35 @@ row_sandbox(jv row)
 	return sb;
 }
 
+/*
+ * This machine, for gc: the host name and CDT_HOME (two homes on one host
+ * are two installs).  A shared store holds other machines' sessions, whose
+ * owner pids and processes mean nothing here.
+ */
+static void
+machine_name(char *out, size_t n)
+{
+	char host[256] = "";
+	if (gethostname(host, sizeof(host)))
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	const char *home = cdt_cfg_home();
+	snprintf(out, n, "%s:%s", host, home ? home : "");
+}
+
+/* Was the row's session made on this machine?  Rows without one: yes. */
+static bool
+made_here(jv row)
+{
+	jv sb = row_sandbox(row);
+	const char *m = cdt_record_str(sb, "machine");
+	char here[4400];
+	machine_name(here, sizeof(here));
+	bool yes = !m || !strcmp(m, here);
+	jv_free(sb);
+	return yes;
+}
+
 /* When the session expires: its maximum age, or idle time, if sooner. */
 static int64_t
 row_expiry(jv row)
@@ -622,6 +651,9 @@ cdt_session_create(struct cdt_ctx *ctx)
 			   jv_number((double)owner));
 	sb = jv_object_set(sb, jv_string("owner_start"),
 			   jv_number((double)ostart));
+	char mach[4400];
+	machine_name(mach, sizeof(mach));
+	sb = jv_object_set(sb, jv_string("machine"), jv_string(mach));
 
 	if (ctx->dir) {
 		ws = realpath(ctx->dir, NULL);
@@ -1128,7 +1160,7 @@ gc_sweep(struct sess *s)
 	jv rows = jv_invalid();
 	int rc = cdt_store_exec(s->st, "SELECT p.session_id, p.pid, "
 				"p.start_time, p.cgroups, s.status, s.org_id, "
-				"s.team_id, s.user_id, s.project FROM "
+				"s.team_id, s.user_id, s.project, s.sandbox FROM "
 				"session_processes p JOIN sessions s ON s.id = "
 				"p.session_id WHERE s.org_id = ? AND "
 				"p.ended_at IS NULL ORDER BY p.started_at",
@@ -1138,7 +1170,8 @@ gc_sweep(struct sess *s)
 	jv_array_foreach(rows, i, row) {
 		struct cdt_object o = row_object(row);
 		jv list = jv_array();
-		if (!rc && cdt_caller_can(&s->who, "sessions.update", &o))
+		if (!rc && made_here(row) &&
+		    cdt_caller_can(&s->who, "sessions.update", &o))
 			rc = reap_proc(s, row, !live(rstr(row, "status")),
 				       &list);
 		jv_free(list);
@@ -1381,7 +1414,8 @@ gc_prune(struct sess *s, bool dry_run)
 		goto out;
 	jv_array_foreach(rows, i, row) {
 		struct cdt_object o = row_object(row);
-		if (rc || !cdt_caller_can(&s->who, "sessions.delete", &o)) {
+		if (rc || !made_here(row) ||
+		    !cdt_caller_can(&s->who, "sessions.delete", &o)) {
 			jv_free(row);
 			continue;
 		}
@@ -1433,10 +1467,9 @@ cdt_session_gc(struct cdt_ctx *ctx)
 				"maximum age" : "idle";
 		else if (owner > 0 && cdt_sandbox_start_time(owner) != ostart)
 			why = "owner process gone";
-		if (rc || !why || (!cdt_caller_can(&s.who, "sessions.update",
-						   &o) &&
-				   !cdt_caller_can(&s.who, "sessions.delete",
-						   &o))) {
+		if (rc || !why || !made_here(row) ||
+		    (!cdt_caller_can(&s.who, "sessions.update", &o) &&
+		     !cdt_caller_can(&s.who, "sessions.delete", &o))) {
 			jv_free(row);
 			continue;
 		}

@@ -135,17 +135,26 @@ t_case 'whoami and token with a key: no key printed back' '
 '
 
 # A writer that holds the store's write lock (python3's sqlite3, BEGIN
-# IMMEDIATE) for 8 s or 2 s: store.busy_timeout decides whether a key
-# creation gives up (75, "busy") or waits its turn.  Neither depends on
+# IMMEDIATE; on PostgreSQL psql in a transaction holding the writers'
+# advisory lock, lib/store_pg.c) for 8 s or 2 s: store.busy_timeout
+# decides whether a key creation gives up (75, "busy") or waits its
+# turn.  Neither depends on
 # the machine's speed: 300 ms against a lock held 8 s (under the default
 # 10 s this would wait and succeed), 2m against one released after 2 s.
 hold() {
+	if [ -n "${CDT_STORE_URL:-}" ]; then
+		psql -X -q -d "$T_PG_ADMIN_DB" -c "BEGIN" \
+			-c "SELECT pg_advisory_xact_lock(7161977346649453157)" \
+			-c "\\! touch held" -c "SELECT pg_sleep($1)" \
+			-c "COMMIT" >/dev/null &
+	else
 	python3 -c 'import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("BEGIN IMMEDIATE")
 open("held", "w").close()
 time.sleep(float(sys.argv[2]))
 c.execute("COMMIT")' "$CDT_HOME/cdt.db" "$1" &
+	fi
 	holder=$!
 	while [ ! -e held ]; do
 		kill -0 $holder 2>/dev/null || return 1

@@ -251,4 +251,78 @@ t_case 'row level security: no org, no rows; one org sees only its own' '
 	jq -e ".tenant.org == \"globex\"" l
 '
 
+# A row of org '' (and of no org where the column allows) in every table
+# with row level security, as the owner: what a store kept from before
+# the caller check may hold.  legacy_rows TABLE: how many rows the
+# application role sees in TABLE as "$@" sets the org (psql -c ...).
+legacy_rows() {
+	t_pg_sql "INSERT INTO orgs VALUES ('', 'legacy', 0);
+	  INSERT INTO teams VALUES ('', '', 'legacy', 0);
+	  INSERT INTO users (id, email, created_at, updated_at)
+	    VALUES ('', 'old@localhost', 0, 0);
+	  INSERT INTO memberships (user_id, org_id, role, created_at)
+	    VALUES ('', '', 'org-admin', 0);
+	  INSERT INTO api_keys (id, name, role, hmac, user_id, org_id,
+	    created_at) VALUES ('', 'k', 'developer', 'x', '', '', 0);
+	  INSERT INTO refresh_tokens (token_sha256, family, user_id, org_id,
+	    created_at, expires_at) VALUES ('', 'f', '', '', 0, 0);
+	  INSERT INTO sessions (id, org_id, team_id, user_id, status,
+	    workspace, created_at, updated_at, last_activity_at)
+	    VALUES ('', '', '', '', 'running', '/nonexistent', 0, 0, 0);
+	  INSERT INTO session_events (session_id, seq, ts, to_status)
+	    VALUES ('', 1, 0, 'running');
+	  INSERT INTO session_processes (session_id, pid, start_time, argv,
+	    started_at) VALUES ('', 1, 1, '[]', 0);
+	  INSERT INTO conversations (id, org_id, team_id, user_id,
+	    created_at, updated_at) VALUES ('old', '', '', '', 0, 0);
+	  INSERT INTO messages (id, conversation_id, seq, role, content,
+	    created_at) VALUES ('m', 'old', 1, 'user', 'hi', 0);
+	  INSERT INTO audit (ts, org_id, event) VALUES (0, '', 'x'),
+	    (0, NULL, 'y')"
+}
+
+seen() {
+	local t=$1
+	shift
+	psql -X -At -v ON_ERROR_STOP=1 -d "$CDT_STORE_URL" "$@" \
+		-c "SELECT count(*) FROM $t" | tail -1
+}
+
+t_case 'no org setting, no rows: not even rows of org '"''"' or of none' '
+	pgcase && legacy_rows &&
+	t_pg_sql "SELECT string_agg(relname, '\'' '\'' ORDER BY relname) FROM
+		pg_class WHERE relnamespace = '\''public'\''::regnamespace AND
+		relkind = '\''r'\'' AND relrowsecurity" >tables &&
+	echo api_keys audit conversations memberships messages orgs \
+		refresh_tokens session_events session_processes sessions \
+		teams users >want && t_cmp want tables &&
+	for t in $(cat tables); do
+		[ "$(t_pg_sql "SELECT count(*) FROM $t")" -gt 0 ] &&
+		n1=$(seen $t) && n2=$(seen $t -c "SET cdt.org = '\'''\''") &&
+		[ "$n1/$n2" = 0/0 ] || { echo "$t: $n1/$n2 rows" >&2; exit 1; }
+	done &&
+	store-open "$CDT_STORE_URL" "SELECT count(*) AS n FROM conversations" \
+		>n && echo "{\"n\":0}" >want && t_cmp want n &&
+	acme && cdt-auth token >a.tok &&
+	t_fails 66 cdt-chat --token-file a.tok log --conversation old 2>err &&
+	t_grep "no such conversation .old." err
+'
+
+t_case 'gc on a shared store: only the sessions this machine made' '
+	pgcase && mkdir A B && CDT_HOME=$PWD/A acme && cp -r A/keys B/keys &&
+	tok=$(CDT_HOME=$PWD/A cdt-auth token) &&
+	pid=$(sh -c "sleep 300 >/dev/null 2>&1 & echo \$!") &&
+	S=$(CDT_HOME=$PWD/A cdt-session create --owner-pid $pid --jq .id) &&
+	kill $pid &&
+	CDT_HOME=$PWD/A cdt-session get $S --jq .sandbox.machine >m &&
+	echo "$(hostname):$PWD/A" >want && t_cmp want m &&
+	CDT_HOME=$PWD/B CDT_TOKEN=$tok cdt-session gc >b.out &&
+	t_lines 0 b.out &&
+	CDT_HOME=$PWD/B CDT_TOKEN=$tok cdt-session get $S --jq .status >st &&
+	echo running >want && t_cmp want st &&
+	CDT_HOME=$PWD/A cdt-session gc >a.out &&
+	jq -e --arg s $S ".id == \$s and .status == \"terminated\" and
+		.reason == \"owner process gone\"" a.out
+'
+
 t_done
