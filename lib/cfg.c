@@ -940,9 +940,13 @@ cdt_cfg_load_string(struct cdt_cfg *cfg, const char *name, const char *yaml,
 	return rc;
 }
 
-/* missing_ok: a file that does not exist is an empty config. */
+/*
+ * missing_ok: a file that does not exist is an empty config; env: the
+ * variable that named the file, for the hint when it does not exist.
+ */
 static int
-load_path(struct cdt_cfg *cfg, const char *path, bool missing_ok)
+load_path(struct cdt_cfg *cfg, const char *path, bool missing_ok,
+	  const char *env)
 {
 	struct cdt_buf b = CDT_BUF_INIT;
 	int rc = 0;
@@ -951,6 +955,10 @@ load_path(struct cdt_cfg *cfg, const char *path, bool missing_ok)
 	if (fd < 0) {
 		if (missing_ok && (errno == ENOENT || errno == ENOTDIR))
 			return 0;
+		if (errno == ENOENT && env)
+			return cdt_err(EX_CONFIG, "config '%s' (%s) does not "
+				       "exist: create it, or unset %s", path,
+				       env, env);
 		return cdt_err_errno(EX_CONFIG, "cannot open config '%s'",
 				     path);
 	}
@@ -987,7 +995,7 @@ out:
 int
 cdt_cfg_load_file(struct cdt_cfg *cfg, const char *path)
 {
-	return load_path(cfg, path, false);
+	return load_path(cfg, path, false, NULL);
 }
 
 /* --- environment and flags --------------------------------------------- */
@@ -1209,7 +1217,8 @@ cdt_cfg_load(struct cdt_cfg *cfg)
 	int rc = 0;
 
 	if (path)
-		rc = load_path(cfg, path, !(env && *env));
+		rc = env && *env ? load_path(cfg, path, false, "CDT_CONFIG")
+				 : load_path(cfg, path, true, NULL);
 	if (!rc)
 		rc = cdt_cfg_load_env(cfg);
 	if (rc) {

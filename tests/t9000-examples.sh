@@ -329,6 +329,9 @@ t_case 'new-user errors: no key, no session, bad config, no bwrap, newer store' 
 	CDT_CONFIG=$PWD/bad.yaml t_fails 78 cdt-route status --no-stdin >out 2>err &&
 	t_lines 1 err &&
 	t_grep "^cdt-route: $PWD/bad.yaml:2:16: .routing.max_retries. must be a whole number$" err &&
+	CDT_CONFIG=$PWD/none.yaml t_fails 78 cdt-route status --no-stdin \
+		>out 2>err && t_lines 1 err &&
+	t_grep "^cdt-route: config .$PWD/none.yaml. (CDT_CONFIG) does not exist: create it, or unset CDT_CONFIG$" err &&
 	id=$(cdt-session create --project p --no-stdin --jq .id 2>/dev/null) &&
 	CDT_TEST_BWRAP=/nonexistent/bwrap t_fails 125 cdt-session exec "$id" \
 		--no-stdin -- true >out 2>err && t_lines 1 err &&
