@@ -162,10 +162,13 @@ cdt_render(FILE *f, jv rec)
 		return fprintf(f, "[exit %.0f]\n", num(rec, "code", 0)) < 0 ?
 			-1 : 0;
 	}
-	if (!strcmp(t, "checkpoint"))
-		return fprintf(f, "%.12s %s %s\n", str(rec, "sha"),
-			       str(rec, "branch"), str(rec, "message")) < 0 ?
-			-1 : 0;
+	if (!strcmp(t, "checkpoint")) {
+		/* The subject only, as git log --oneline (no trailers). */
+		const char *m = str(rec, "message");
+		return fprintf(f, "%.12s %s %.*s\n", str(rec, "sha"),
+			       str(rec, "branch"), (int)strcspn(m, "\n"),
+			       m) < 0 ? -1 : 0;
+	}
 	if (!strcmp(t, "diff")) {
 		const char *p = str(rec, "patch");
 		return put_text(f, p, strlen(p)) || end_line(f) ? -1 : 0;

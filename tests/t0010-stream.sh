@@ -67,13 +67,14 @@ t_case "cdt render: text for a person, exits with the error record code" '
 		"{\"type\":\"file\",\"path\":\"a.c\",\"size\":12,\"sha256\":\"abcdef0123456789\"}" \
 		"{\"type\":\"exec\",\"stream\":\"stdout\",\"data\":\"built\\n\"}" \
 		"{\"type\":\"exit\",\"code\":0}" \
-		"{\"type\":\"checkpoint\",\"sha\":\"0123456789abcdef\",\"branch\":\"coditect/session-1\",\"message\":\"model edit\"}" \
+		"{\"type\":\"checkpoint\",\"sha\":\"0123456789abcdef\",\"branch\":\"coditect/session-1\",\"message\":\"model edit\\n\\nCdt-Session: 1\\n\"}" \
 		"{\"type\":\"auth\",\"token\":\"SECRET\",\"user\":{\"email\":\"a@b\"}}" \
 		"{\"type\":\"error\",\"tool\":\"cdt-session\",\"code\":75,\"message\":\"lock busy\"}" >in &&
 	t_fails 75 cdt render <in >out 2>err &&
 	t_grep "^Hello$" out && t_grep "^a.c  *12  abcdef012345" out &&
 	t_grep "^built$" out && t_grep "^\[exit 0\]$" out &&
 	t_grep "^0123456789ab coditect/session-1 model edit$" out &&
+	! grep -q Cdt-Session out &&
 	t_grep "a@b" out && ! grep -q SECRET out err &&
 	t_grep "cdt-session: lock busy" err
 '
