@@ -1087,9 +1087,20 @@ ppid_of(long pid)
 	return q && sscanf(q + 1, " %*c %ld", &pp) == 1 ? pp : 0;
 }
 
+/* Does p's chain of parents reach pid? */
+static bool
+under(long p, long pid)
+{
+	for (int depth = 0; depth < 64 && p > 1 && p != pid; depth++)
+		p = ppid_of(p);
+	return p == pid;
+}
+
 /*
  * SIGTERM to pid's tree, bwrap left out: all processes whose chain of
- * parents reaches pid (the sandbox's, in the host's pid namespace).
+ * parents reaches pid (the sandbox's, in the host's pid namespace).  A
+ * descendant is signalled through a pidfd opened before its ancestry is
+ * checked again, so a pid recycled meanwhile is never signalled.
  */
 static void
 term_tree(long pid)
@@ -1101,13 +1112,14 @@ term_tree(long pid)
 	while (d && (e = readdir(d))) {
 		char *end;
 		long p = strtol(e->d_name, &end, 10);
-		if (*end || p <= 1 || p == pid)
+		if (*end || p <= 1 || p == pid || !under(p, pid))
 			continue;
-		long up = p;
-		for (int depth = 0; depth < 64 && up > 1 && up != pid; depth++)
-			up = ppid_of(up);
-		if (up == pid && !is_bwrap(p))
-			kill((pid_t)p, SIGTERM);
+		int fd = (int)syscall(SYS_pidfd_open, (pid_t)p, 0);
+		if (fd < 0)
+			continue;
+		if (under(p, pid) && !is_bwrap(p))
+			syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0);
+		close(fd);
 	}
 	if (d)
 		closedir(d);
