@@ -623,12 +623,6 @@ request_messages(struct chat *ch, const char *system, const char *user,
 }
 
 static jv
-num_or_null(long v)
-{
-	return v >= 0 ? jv_number((double)v) : jv_null();
-}
-
-static jv
 str_or_null(const char *s)
 {
 	return s && *s ? jv_string(s) : jv_null();
@@ -712,30 +706,6 @@ on_delta(void *arg, const char *text, size_t len)
 	   reply is still received whole, to be stored. */
 	cdt_emit(d);
 	return 0;
-}
-
-static jv
-reply_metadata(const struct cdt_route_result *res)
-{
-	const struct cdt_chat_result *r = &res->chat;
-	jv tokens = jv_object();
-	tokens = jv_object_set(tokens, jv_string("input"),
-			       num_or_null(r->tokens_in));
-	tokens = jv_object_set(tokens, jv_string("output"),
-			       num_or_null(r->tokens_out));
-	jv m = jv_object();
-	m = jv_object_set(m, jv_string("tokens"), tokens);
-	m = jv_object_set(m, jv_string("ttfb_ms"), num_or_null(r->ttfb_ms));
-	m = jv_object_set(m, jv_string("latency_ms"),
-			  num_or_null(r->latency_ms));
-	m = jv_object_set(m, jv_string("cost_usd"), res->cost_usd >= 0 ?
-			  jv_number(res->cost_usd) : jv_null());
-	m = jv_object_set(m, jv_string("attempts"),
-			  jv_get_kind(res->attempts) == JV_KIND_ARRAY ?
-			  jv_copy(res->attempts) : jv_array());
-	m = jv_object_set(m, jv_string("router_overhead_ms"),
-			  num_or_null(res->router_overhead_ms));
-	return m;
 }
 
 /* Who served the part of a reply that broke: the last attempt's. */
@@ -913,7 +883,7 @@ turn(struct chat *ch, const char *text, size_t len, bool repl)
 	reply = jv_object_set(reply, jv_string("replayed"),
 			      jv_bool(r->replayed));
 	reply = jv_object_set(reply, jv_string("metadata"),
-			      reply_metadata(&res));
+			      cdt_route_reply_metadata(&res, ch->rc.strategy));
 
 	/* What needs the reply's bytes comes first: then the buffer goes,
 	   before storing and printing make their copies of a long reply. */

@@ -276,6 +276,47 @@ cdt_route_result_release(struct cdt_route_result *r)
 	r->attempts = jv_invalid();
 }
 
+static jv
+long_or_null(long v)
+{
+	return v >= 0 ? jv_number((double)v) : jv_null();
+}
+
+jv
+cdt_route_reply_metadata(const struct cdt_route_result *res,
+			 const char *strategy)
+{
+	const struct cdt_chat_result *r = &res->chat;
+	jv tokens = jv_object();
+	tokens = jv_object_set(tokens, jv_string("input"),
+			       long_or_null(r->tokens_in));
+	tokens = jv_object_set(tokens, jv_string("output"),
+			       long_or_null(r->tokens_out));
+	jv md = jv_object();
+	md = jv_object_set(md, jv_string("tokens"), tokens);
+	md = jv_object_set(md, jv_string("ttfb_ms"), long_or_null(r->ttfb_ms));
+	md = jv_object_set(md, jv_string("latency_ms"),
+			   long_or_null(r->latency_ms));
+	md = jv_object_set(md, jv_string("cost_usd"), res->cost_usd >= 0 ?
+			   jv_number(res->cost_usd) : jv_null());
+	md = jv_object_set(md, jv_string("cost_known"),
+			   jv_bool(res->cost_usd >= 0));
+	md = jv_object_set(md, jv_string("attempts"),
+			   jv_get_kind(res->attempts) == JV_KIND_ARRAY ?
+			   jv_copy(res->attempts) : jv_array());
+	md = jv_object_set(md, jv_string("router_overhead_ms"),
+			   long_or_null(res->router_overhead_ms));
+	md = jv_object_set(md, jv_string("wait_ms"),
+			   long_or_null(res->wait_ms));
+	jv route = jv_object();
+	route = jv_object_set(route, jv_string("reason"), res->reason[0] ?
+			      jv_string(res->reason) : jv_null());
+	route = jv_object_set(route, jv_string("strategy"),
+			      strategy && *strategy ? jv_string(strategy) :
+			      jv_null());
+	return jv_object_set(md, jv_string("route"), route);
+}
+
 /* ---- prices and windows ---- */
 
 double

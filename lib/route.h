@@ -96,6 +96,13 @@ struct cdt_route_result {
 
 void cdt_route_result_init(struct cdt_route_result *r);
 void cdt_route_result_release(struct cdt_route_result *r);
+/*
+ * The metadata of a reply's message record, the same from cdt-chat and
+ * cdt-route send: tokens, ttfb_ms, latency_ms, cost_usd, cost_known,
+ * attempts, router_overhead_ms, wait_ms, route {reason, strategy}.
+ */
+jv cdt_route_reply_metadata(const struct cdt_route_result *res,
+			    const char *strategy);
 
 /*
  * Route one request.  Returns 0 when a provider served; otherwise the

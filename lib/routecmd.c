@@ -460,12 +460,6 @@ str_or_null(const char *s)
 }
 
 static jv
-num_or_null(long v)
-{
-	return v >= 0 ? jv_number((double)v) : jv_null();
-}
-
-static jv
 reply_record(struct cdt_ctx *ctx, const struct sender *s,
 	     const struct input *in, const struct cdt_route_result *res,
 	     const char *strategy, bool failed)
@@ -513,31 +507,8 @@ reply_record(struct cdt_ctx *ctx, const struct sender *s,
 			  jv_bool(failed || r->partial));
 	m = jv_object_set(m, jv_string("replayed"), jv_bool(r->replayed));
 
-	jv tokens = jv_object();
-	tokens = jv_object_set(tokens, jv_string("input"),
-			       num_or_null(r->tokens_in));
-	tokens = jv_object_set(tokens, jv_string("output"),
-			       num_or_null(r->tokens_out));
-	jv md = jv_object();
-	md = jv_object_set(md, jv_string("tokens"), tokens);
-	md = jv_object_set(md, jv_string("ttfb_ms"), num_or_null(r->ttfb_ms));
-	md = jv_object_set(md, jv_string("latency_ms"),
-			   num_or_null(r->latency_ms));
-	md = jv_object_set(md, jv_string("cost_usd"), res->cost_usd >= 0 ?
-			   jv_number(res->cost_usd) : jv_null());
-	md = jv_object_set(md, jv_string("cost_known"),
-			   jv_bool(res->cost_usd >= 0));
-	md = jv_object_set(md, jv_string("attempts"), jv_copy(res->attempts));
-	md = jv_object_set(md, jv_string("router_overhead_ms"),
-			   jv_number(res->router_overhead_ms));
-	md = jv_object_set(md, jv_string("wait_ms"), jv_number(res->wait_ms));
-	jv route = jv_object();
-	route = jv_object_set(route, jv_string("reason"),
-			      str_or_null(res->reason));
-	route = jv_object_set(route, jv_string("strategy"),
-			      jv_string(strategy));
-	md = jv_object_set(md, jv_string("route"), route);
-	m = jv_object_set(m, jv_string("metadata"), md);
+	m = jv_object_set(m, jv_string("metadata"),
+			  cdt_route_reply_metadata(res, strategy));
 	return m;
 }
 

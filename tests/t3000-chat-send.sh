@@ -45,7 +45,10 @@ while read -r prov family name as; do
 			(.metadata.router_overhead_ms | type) == \"number\" and
 			(.metadata.attempts | length) == 1 and
 			.metadata.attempts[0].provider == \"$as\" and
-			(.metadata | has(\"cost_usd\"))"
+			(.metadata | has(\"cost_usd\")) and
+			(.metadata.wait_ms | type) == \"number\" and
+			.metadata.route.reason == \"priority\" and
+			.metadata.route.strategy == \"priority\""
 	'
 	t_case "$prov: --stream: deltas in order, flushed, then the reply" '
 		fp_start fp && trap fp_stop EXIT && fp_env &&

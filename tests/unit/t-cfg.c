@@ -796,7 +796,8 @@ test_load(void)
 	cdt_cfg_init(&cfg);
 	is_int(cdt_cfg_load(&cfg), EX_CONFIG, "missing $CDT_CONFIG: 78");
 	ok(strstr(last_msg(), path) != NULL &&
-	   strstr(last_msg(), "No such file"), "names the file and why");
+	   strstr(last_msg(), "does not exist: create it, or unset "
+		  "CDT_CONFIG"), "names the file, why and what to do");
 	cdt_cfg_release(&cfg);
 
 	/* The default file is missing: an empty config. */
