@@ -1125,14 +1125,27 @@ term_tree(long pid)
 		closedir(d);
 }
 
-int
-cdt_sandbox_kill(long pid, long long start_time, int64_t grace_ms,
-		 struct cdt_cg *cg)
+static bool
+is_ours(long pid, long long start_time)
 {
-	bool ours = pid > 0 && start_time > 0 &&
+	return pid > 0 && start_time > 0 &&
 		cdt_sandbox_start_time(pid) == start_time;
-	if (ours && grace_ms > 0) {
+}
+
+bool
+cdt_sandbox_term(long pid, long long start_time)
+{
+	bool ours = is_ours(pid, start_time);
+	if (ours)
 		term_tree(pid);
+	return ours;
+}
+
+int
+cdt_sandbox_kill_termed(long pid, long long start_time, bool ours,
+			int64_t grace_ms, struct cdt_cg *cg)
+{
+	if (ours && grace_ms > 0) {
 		int64_t until = now_ms() + grace_ms;
 		while (cdt_sandbox_start_time(pid) == start_time &&
 		       now_ms() < until)
@@ -1149,6 +1162,15 @@ cdt_sandbox_kill(long pid, long long start_time, int64_t grace_ms,
 		cdt_sandbox_cg_rmdir(cg);
 	}
 	return ours ? 0 : 1;
+}
+
+int
+cdt_sandbox_kill(long pid, long long start_time, int64_t grace_ms,
+		 struct cdt_cg *cg)
+{
+	bool ours = grace_ms > 0 ? cdt_sandbox_term(pid, start_time) :
+		is_ours(pid, start_time);
+	return cdt_sandbox_kill_termed(pid, start_time, ours, grace_ms, cg);
 }
 
 /* In the detached child: tell the parent "PID START", then run. */

@@ -161,17 +161,28 @@ long long cdt_sandbox_start_time(long pid);
 
 /*
  * Kill a recorded process and its sandbox: only when pid still has
- * start_time (a recycled pid is never signalled).  First SIGTERM to the
- * command: every descendant of pid (and pid itself) that is not bwrap,
- * as bwrap would turn a SIGTERM of its own into a SIGKILL of the
- * sandbox; then up to grace_ms for pid to go; then SIGKILL to its
- * process group and to it, waiting up to a second for it to go; then
- * the cgroups in cg are emptied (SIGKILL to what is left in them) and
- * removed.  When the start time differs nothing is signalled at all
- * and the cgroups are only removed if empty.  0 killed, 1 it was gone.
+ * start_time (a recycled pid is never signalled).  With grace_ms, first
+ * SIGTERM (cdt_sandbox_term) and up to grace_ms for pid to go; then
+ * SIGKILL to its process group and to it, waiting up to a second for it
+ * to go; then the cgroups in cg are emptied (SIGKILL to what is left in
+ * them) and removed.  When the start time differs nothing is signalled
+ * at all and the cgroups are only removed if empty.  0 killed, 1 it was
+ * gone.
  */
 int cdt_sandbox_kill(long pid, long long start_time, int64_t grace_ms,
 		     struct cdt_cg *cg);
+/*
+ * SIGTERM to a recorded process's command when pid still has start_time
+ * (then true): every descendant of pid (and pid itself) that is not
+ * bwrap, as bwrap would turn a SIGTERM of its own into a SIGKILL of the
+ * sandbox.  Many processes share one grace period this way: TERM them
+ * all, then cdt_sandbox_kill_termed each with what is left of it and
+ * what cdt_sandbox_term said (the command may be gone by then while its
+ * process group is not).
+ */
+bool cdt_sandbox_term(long pid, long long start_time);
+int cdt_sandbox_kill_termed(long pid, long long start_time, bool ours,
+			    int64_t grace_ms, struct cdt_cg *cg);
 
 /* Remove the cgroups in cg that are empty; "" entries are skipped. */
 void cdt_sandbox_cg_rmdir(struct cdt_cg *cg);

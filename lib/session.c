@@ -843,14 +843,45 @@ transition(struct sess *s, const char *to, bool touch, const char *reason)
 }
 
 /*
+ * SIGTERM to the recorded processes in rows (where kill_it says, or all
+ * when kill_it is NULL): the array *ours gets, per row, whether it was
+ * still the recorded process then.  Returns the deadline that one grace period
+ * (sandbox.kill_grace) gives them all together.
+ */
+static int64_t
+term_procs(struct sess *s, jv rows, bool (*kill_it)(struct sess *, jv),
+	   jv *ours)
+{
+	jv_array_foreach(rows, i, row) {
+		bool o = (!kill_it || kill_it(s, row)) &&
+			cdt_sandbox_term((long)rnum(row, "pid", 0),
+					 rnum(row, "start_time", 0));
+		*ours = jv_array_append(*ours, jv_bool(o));
+		jv_free(row);
+	}
+	jv_free(rows);
+	return now_ms() + cdt_cfg_duration_ms(&s->cfg, "sandbox.kill_grace",
+					      KILL_GRACE_DEFAULT_MS);
+}
+
+/* Element i of term_procs's *ours. */
+static bool
+was_ours(jv ours, int i)
+{
+	return jv_get_kind(jv_array_get(jv_copy(ours), i)) == JV_KIND_TRUE;
+}
+
+/*
  * End one recorded process of the session: with kill_it, kill it (only
- * if its pid still has the recorded start time) and its sandbox; else
- * only note that it exited.  Its row gets ended_at and end_reason
+ * if its pid still has the recorded start time) and its sandbox, after
+ * waiting for it until deadline (from term_procs); else only note that
+ * it exited.  Its row gets ended_at and end_reason
  * ("killed", "gone": not there at the time, nothing signalled by pid;
  * "exited"), and *list an entry.  Borrows row.
  */
 static int
-reap_proc(struct sess *s, jv row, bool kill_it, jv *list)
+reap_proc(struct sess *s, jv row, bool kill_it, bool ours, int64_t deadline,
+	  jv *list)
 {
 	struct cdt_cg cg;
 	memset(&cg, 0, sizeof(cg));
@@ -871,9 +902,10 @@ reap_proc(struct sess *s, jv row, bool kill_it, jv *list)
 	jv_free(dirs);
 	const char *why;
 	if (kill_it) {
-		why = cdt_sandbox_kill(pid, start, cdt_cfg_duration_ms(
-			&s->cfg, "sandbox.kill_grace", KILL_GRACE_DEFAULT_MS),
-				       &cg) ? "gone" : "killed";
+		int64_t left = deadline - now_ms();
+		why = cdt_sandbox_kill_termed(pid, start, ours,
+					      left > 0 ? left : 0, &cg) ?
+			"gone" : "killed";
 	} else {
 		if (cdt_sandbox_start_time(pid) == start)
 			return 0;
@@ -924,11 +956,16 @@ end_session(struct sess *s, const char *reason, jv *list)
 	int rc = live_procs(s, id, &rows);
 	if (!rc && jv_array_length(jv_copy(rows)) > 0) {
 		rc = transition(s, "terminating", false, reason);
+		jv ours = jv_array();
+		int64_t deadline = rc ? 0 : term_procs(s, jv_copy(rows), NULL,
+							&ours);
 		jv_array_foreach(rows, i, row) {
 			if (!rc)
-				rc = reap_proc(s, row, true, list);
+				rc = reap_proc(s, row, true, was_ours(ours, i),
+					       deadline, list);
 			jv_free(row);
 		}
+		jv_free(ours);
 	}
 	/* Nothing written inside is lost: S3 gets it first (else 75, and
 	   the session stays for the next try). */
@@ -1154,6 +1191,22 @@ out:
  * (left over from a terminate that could not finish); those of a live
  * session that have exited are noted, and their cgroups removed.
  */
+/* May gc touch this process row: made here, by a caller who may? */
+static bool
+sweep_may(struct sess *s, jv row)
+{
+	struct cdt_object o = row_object(row);
+	return made_here(row) &&
+		cdt_caller_can(&s->who, "sessions.update", &o);
+}
+
+/* Does gc kill it: its session has ended. */
+static bool
+sweep_kills(struct sess *s, jv row)
+{
+	return !live(rstr(row, "status")) && sweep_may(s, row);
+}
+
 static int
 gc_sweep(struct sess *s)
 {
@@ -1167,16 +1220,17 @@ gc_sweep(struct sess *s)
 				JV_ARRAY(jv_string(s->who.org_id)), &rows);
 	if (rc)
 		return rc;
+	jv ours = jv_array();
+	int64_t deadline = term_procs(s, jv_copy(rows), sweep_kills, &ours);
 	jv_array_foreach(rows, i, row) {
-		struct cdt_object o = row_object(row);
 		jv list = jv_array();
-		if (!rc && made_here(row) &&
-		    cdt_caller_can(&s->who, "sessions.update", &o))
+		if (!rc && sweep_may(s, row))
 			rc = reap_proc(s, row, !live(rstr(row, "status")),
-				       &list);
+				       was_ours(ours, i), deadline, &list);
 		jv_free(list);
 		jv_free(row);
 	}
+	jv_free(ours);
 	jv_free(rows);
 	return rc;
 }

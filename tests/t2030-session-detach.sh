@@ -161,6 +161,24 @@ t_case 'a process that ignores SIGTERM is killed after sandbox.kill_grace' '
 	gone "while :; do sleep 0.1" && echo ignored >want && t_cmp want "$ws/t"
 '
 
+# Two processes that ignore SIGTERM share one grace period: both get TERM
+# before either is killed, so A (recorded first) still ticks after B has
+# written its TERM line.  One grace after another, A would be dead by then.
+t_case 'several processes: SIGTERM to all first, one grace period together' '
+	mkdir -p "$XDG_CONFIG_HOME/cdt" &&
+	printf "sandbox:\n  kill_grace: 2s\n" >"$XDG_CONFIG_HOME/cdt/config.yaml" &&
+	S=$(persistent) && ws=$(cdt-session get "$S" --jq .workspace) &&
+	cdt-session exec "$S" --detach -- sh -c "trap \"\" TERM; echo up; while :; do echo A tick >>/home/dev/t; sleep 0.1; done" >ra &&
+	for i in $(seq 50); do grep -q up "$(jq -r .log ra)" && break; sleep 0.1; done &&
+	cdt-session exec "$S" --detach -- sh -c "trap \"echo B term >>/home/dev/t\" TERM; echo up; while :; do sleep 0.1; done" >rb &&
+	for i in $(seq 50); do grep -q up "$(jq -r .log rb)" && break; sleep 0.1; done &&
+	cdt-session terminate "$S" >t &&
+	jq -e "[.ended_processes[].end_reason] == [\"killed\", \"killed\"]" t &&
+	t_grep "^B term$" "$ws/t" &&
+	sed -n "/^B term$/,\$p" "$ws/t" | grep -c "^A tick$" >n &&
+	[ "$(cat n)" -ge 1 ] && gone "echo A tick" && gone "echo B term"
+'
+
 t_case 'the log is rotated past sandbox.log_max: one older file kept, nothing lost in between' '
 	mkdir -p "$XDG_CONFIG_HOME/cdt" &&
 	printf "sandbox:\n  log_max: 2K\n" >"$XDG_CONFIG_HOME/cdt/config.yaml" &&
