@@ -1078,8 +1078,19 @@ lifecycle(struct cdt_ctx *ctx, enum life what)
 	case L_GET:
 		break;
 	case L_TERMINATE:
-		if (!ended)
+		/* Its processes and its working copy are on that machine. */
+		if (!ended && !made_here(s.row)) {
+			jv sb = row_sandbox(s.row);
+			rc = cdt_err_class(EX_UNAVAILABLE, "unavailable",
+					   "session '%s' runs on %s: terminate "
+					   "it there (its processes and working "
+					   "copy are there; its cdt-session gc "
+					   "ends it when it is idle)", id,
+					   cdt_record_str(sb, "machine"));
+			jv_free(sb);
+		} else if (!ended) {
 			rc = end_session(&s, "terminate", &procs);
+		}
 		break;
 	case L_HEARTBEAT:
 	case L_PAUSE:

@@ -313,7 +313,7 @@ t_case 'no org setting, no rows: not even rows of org '"''"' or of none' '
 	t_grep "no such conversation .old." err
 '
 
-t_case 'gc on a shared store: only the sessions this machine made' '
+t_case 'gc and terminate on a shared store: only the sessions this machine made' '
 	pgcase && mkdir A B && CDT_HOME=$PWD/A acme && cp -r A/keys B/keys &&
 	tok=$(CDT_HOME=$PWD/A cdt-auth token) &&
 	pid=$(sh -c "sleep 300 >/dev/null 2>&1 & echo \$!") &&
@@ -325,6 +325,11 @@ t_case 'gc on a shared store: only the sessions this machine made' '
 	t_lines 0 b.out &&
 	CDT_HOME=$PWD/B CDT_TOKEN=$tok cdt-session get $S --jq .status >st &&
 	echo running >want && t_cmp want st &&
+	CDT_HOME=$PWD/B CDT_TOKEN=$tok t_fails 69 cdt-session terminate $S \
+		>b.out 2>err && t_lines 1 err &&
+	t_grep "runs on $(hostname):$PWD/A: terminate it there" err &&
+	CDT_HOME=$PWD/B CDT_TOKEN=$tok cdt-session get $S --jq .status >st &&
+	t_cmp want st &&
 	CDT_HOME=$PWD/A cdt-session gc >a.out &&
 	jq -e --arg s $S ".id == \$s and .status == \"terminated\" and
 		.reason == \"owner process gone\"" a.out
