@@ -35,7 +35,7 @@ main(int argc, char **argv)
 		return 64;
 	double *s = calloc((size_t)n, sizeof(*s));
 	int null = open("/dev/null", O_RDWR);
-	long rss = 0;
+	long rss = 0, failed = 0;
 	for (long i = 0; i < n; i++) {
 		struct timespec a, b;
 		clock_gettime(CLOCK_MONOTONIC, &a);
@@ -50,6 +50,8 @@ main(int argc, char **argv)
 		int st;
 		struct rusage ru;
 		wait4(p, &st, 0, &ru);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			failed++;
 		if (ru.ru_maxrss > rss)
 			rss = ru.ru_maxrss;
 		clock_gettime(CLOCK_MONOTONIC, &b);
@@ -63,6 +65,10 @@ main(int argc, char **argv)
 		if (f)
 			fclose(f);
 	}
+	/* A figure of a command that failed is not the figure asked for. */
+	if (failed)
+		fprintf(stderr, "timeit: warning: '%s' failed in %ld of %ld "
+			"runs\n", argv[2], failed, n);
 	qsort(s, (size_t)n, sizeof(*s), cmp);
 	printf("%.0f %.0f %.0f\n%ld\n", s[n / 2], s[n * 9 / 10], s[0], rss);
 	return 0;
