@@ -5,7 +5,7 @@
 set -eu
 PKGS="gcc make pkg-config git jq perl python3 curl procps util-linux \
 libjq-dev libonig-dev libcurl4-openssl-dev libgit2-dev libyaml-dev libssl-dev \
-libreadline-dev libsqlite3-dev libargon2-dev libpq-dev postgresql-15 \
+libreadline-dev libsqlite3-dev sqlite3 libargon2-dev libpq-dev postgresql-15 \
 clang libclang-rt-14-dev mandoc bubblewrap bash-completion zsh fish \
 ca-certificates awscli openssh-server openssh-client"
 missing=""
