@@ -73,7 +73,14 @@ t_case() {
 		echo "ok $T_N - $1"
 	else
 		echo "not ok $T_N - $1 (exit $t_rc)"
-		sed 's/^/# /' "$t_dir/log" | head -60
+		# Under prove (HARNESS_ACTIVE) on stderr, which prove shows
+		# without -v: a CI log then says why, not only which.
+		if [ -n "${HARNESS_ACTIVE:-}" ]; then
+			{ echo "# ${0##*/}: not ok $T_N - $1 (exit $t_rc)"
+			  sed 's/^/# /' "$t_dir/log" | head -60; } >&2
+		else
+			sed 's/^/# /' "$t_dir/log" | head -60
+		fi
 		T_FAILED=$((T_FAILED + 1))
 	fi
 }
