@@ -216,7 +216,8 @@ fi
 if [ $BE != s3 ]; then
 t_case "[$BE] P31: a rename race never reads or writes outside" '
 	mkdir -p r/sub o && echo INSIDE >r/sub/f && echo OUTSIDE >o/f &&
-	ln -s ../o r/evil &&
+	ln -s ../o r/evil || exit 1
+	# Its own command, not the tail of an && list: $! is then python.
 	python3 -c "
 import ctypes, time
 libc = ctypes.CDLL(None, use_errno=True)
@@ -240,7 +241,8 @@ while time.time() < end:	# swap r/sub and r/evil, atomically
 '
 else
 t_case "[$BE] P31: an object renamed away and back reads whole or not at all" '
-	s3put org1/proj/race/f INSIDE &&
+	s3put org1/proj/race/f INSIDE || exit 1
+	# Its own command, not the tail of an && list: $! is the loop.
 	( end=$((SECONDS + 300)); while [ $SECONDS -lt $end ]; do
 		s3c -X PUT -H "x-amz-copy-source: /bkt/org1/proj/race/f" \
 			-o /dev/null "$S3E/bkt/org1/proj/race/g" &&
