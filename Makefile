@@ -113,9 +113,9 @@ VG := valgrind -q --error-exitcode=99 --leak-check=full \
 # left running alone at the end.
 TEST_SLOW := tests/t9000-examples.sh tests/t4010-files-hostile.sh \
 	tests/t0030-fakeprov.sh tests/t0910-completions.sh tests/t3000-chat-send.sh
-TEST_SH := $(filter $(TEST_SLOW),$(wildcard tests/t[0-9]*.sh))
-TEST_SH := $(filter $(TEST_SH),$(TEST_SLOW)) \
-	$(filter-out $(TEST_SLOW),$(sort $(wildcard tests/t[0-9]*.sh)))
+TEST_ALL := $(sort $(wildcard tests/t[0-9]*.sh))
+TEST_SH := $(filter $(TEST_ALL),$(TEST_SLOW)) \
+	$(filter-out $(TEST_SLOW),$(TEST_ALL))
 ifneq ($(SANITIZE),)
 TEST_SH := $(filter-out tests/t0900-man.sh tests/t0910-completions.sh \
 	tests/t9010-no-stubs.sh,$(TEST_SH))

@@ -14,14 +14,9 @@
 static bool
 has_password(const char *url)
 {
-	const char *a = strstr(url, "://");
-	if (!a)
-		return false;
-	a += 3;
-	size_t alen = strcspn(a, "/?#");
-	const char *at = memchr(a, '@', alen);
-	return (at && memchr(a, ':', (size_t)(at - a))) ||
-	       strstr(url, "password=");
+	struct cdt_url_auth ua;
+	return cdt_store_url_auth(url, &ua) &&
+	       (ua.pw || strstr(url, "password="));
 }
 
 static const char *admin_url;
@@ -57,16 +52,11 @@ open_store(const struct cdt_cfg *cfg, enum cdt_store_flags flags,
 static void
 url_user(const char *url, char *out, size_t len)
 {
-	const char *a = url ? strstr(url, "://") : NULL;
+	struct cdt_url_auth ua;
 
 	*out = '\0';
-	if (!a)
-		return;
-	a += 3;
-	size_t alen = strcspn(a, "/?#");
-	const char *at = memchr(a, '@', alen);
-	if (at)
-		snprintf(out, len, "%.*s", (int)strcspn(a, ":@"), a);
+	if (url && cdt_store_url_auth(url, &ua) && ua.at)
+		snprintf(out, len, "%.*s", (int)ua.ulen, ua.user);
 }
 
 static jv

@@ -71,6 +71,32 @@ scheme_len(const char *target)
 	return n;
 }
 
+bool
+cdt_store_url_auth(const char *url, struct cdt_url_auth *ua)
+{
+	size_t n = scheme_len(url);
+
+	memset(ua, 0, sizeof(*ua));
+	if (!n)
+		return false;
+	ua->auth = url + n + 3;
+	ua->alen = strcspn(ua->auth, "/?#");
+	for (size_t i = 0; i < ua->alen; i++)
+		if (ua->auth[i] == '@')
+			ua->at = ua->auth + i;
+	if (ua->at) {
+		ua->user = ua->auth;
+		ua->ulen = strcspn(ua->auth, ":@");
+		const char *colon = memchr(ua->auth, ':',
+					   (size_t)(ua->at - ua->auth));
+		if (colon) {
+			ua->pw = colon + 1;
+			ua->plen = (size_t)(ua->at - ua->pw);
+		}
+	}
+	return true;
+}
+
 /*
  * The name used in messages.  A URL may carry a password (user:pw@host)
  * or one in its query (?password=): keep scheme, user, host and path.
@@ -78,27 +104,21 @@ scheme_len(const char *target)
 static char *
 display_name(const char *target)
 {
-	size_t n = scheme_len(target);
+	struct cdt_url_auth ua;
 	struct cdt_buf b = CDT_BUF_INIT;
 
-	if (!n)
+	if (!cdt_store_url_auth(target, &ua))
 		return cdt_xstrdup(target);
-	const char *auth = target + n + 3;
-	size_t alen = strcspn(auth, "/?#");
-	const char *at = NULL;
-	for (size_t i = 0; i < alen; i++)
-		if (auth[i] == '@')
-			at = auth + i;
-	cdt_buf_add(&b, target, (size_t)(auth - target));
-	if (at) {
-		size_t ulen = strcspn(auth, ":@");
-		cdt_buf_add(&b, auth, ulen);
+	cdt_buf_add(&b, target, (size_t)(ua.auth - target));
+	if (ua.at) {
+		cdt_buf_add(&b, ua.user, ua.ulen);
 		cdt_buf_addch(&b, '@');
-		cdt_buf_add(&b, at + 1, (size_t)(auth + alen - at - 1));
+		cdt_buf_add(&b, ua.at + 1,
+			    (size_t)(ua.auth + ua.alen - ua.at - 1));
 	} else {
-		cdt_buf_add(&b, auth, alen);
+		cdt_buf_add(&b, ua.auth, ua.alen);
 	}
-	const char *path = auth + alen;
+	const char *path = ua.auth + ua.alen;
 	cdt_buf_add(&b, path, strcspn(path, "?#"));
 	return cdt_buf_detach(&b, NULL);
 }

@@ -133,6 +133,19 @@ enum cdt_store_error cdt_store_last_error(const struct cdt_store *st);
 const char *cdt_store_backend_name(const struct cdt_store *st);
 /* The store's name for messages: its path, or its URL without password. */
 const char *cdt_store_name(const struct cdt_store *st);
+
+/*
+ * The parts of a store URL scheme://[USER[:PASSWORD]@]HOST/...: auth and
+ * alen the authority (up to the path, query or fragment); when it has a
+ * '@' (the last one counts) at points at it, user/ulen is what precedes
+ * the first ':' or '@', and pw/plen the password (pw NULL without a ':').
+ * Returns false, all NULL, when url has no scheme (a file path).
+ */
+struct cdt_url_auth {
+	const char *auth, *at, *user, *pw;
+	size_t alen, ulen, plen;
+};
+bool cdt_store_url_auth(const char *url, struct cdt_url_auth *ua);
 /* Schema version of the open store, and the newest this cdt knows. */
 int cdt_store_version(const struct cdt_store *st);
 int cdt_store_schema_latest(void);

@@ -274,18 +274,11 @@ redact(char *msg, const char *secret)
 static char *
 url_password(const char *url)
 {
-	const char *a = strstr(url, "://");
-	if (!a)
+	struct cdt_url_auth ua;
+	if (!cdt_store_url_auth(url, &ua))
 		return NULL;
-	a += 3;
-	size_t alen = strcspn(a, "/?#");
-	const char *at = NULL;
-	for (size_t i = 0; i < alen; i++)
-		if (a[i] == '@')
-			at = a + i;
-	const char *colon = at ? memchr(a, ':', (size_t)(at - a)) : NULL;
-	if (colon && at > colon + 1)
-		return cdt_xstrndup(colon + 1, (size_t)(at - colon - 1));
+	if (ua.plen > 0)
+		return cdt_xstrndup(ua.pw, ua.plen);
 	const char *q = strstr(url, "password=");
 	if (q && (q[-1] == '?' || q[-1] == '&'))
 		return cdt_xstrndup(q + 9, strcspn(q + 9, "&#"));
