@@ -47,7 +47,11 @@ t_case 'migrate refuses a superuser as the application role (78)' '
 	t_grep "superuser or has BYPASSRLS" err &&
 	t_fails 64 cdt store migrate --admin-url \
 		"postgres://postgres:hunter2@127.0.0.1:$T_PG_PORT/x" 2>err &&
-	t_grep "must not carry a password" err && ! grep -q hunter2 err
+	t_grep "must not carry a password" err && ! grep -q hunter2 err &&
+	t_fails 64 cdt store migrate --admin-url \
+		"postgres://postgres@127.0.0.1:$T_PG_PORT/x?password=hunter2" \
+		2>err && t_grep "must not carry a password" err &&
+	! grep -q hunter2 err
 '
 
 t_case 'the app role cannot change the schema; no store there is 66' '
